@@ -1,0 +1,27 @@
+# Thin wrapper over CMake. `make run` and `make test` install what is missing first.
+BUILD ?= build
+PORT ?= 3000
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD)
+
+run: build
+	./$(BUILD)/flowrun serve flows/chat.yaml --port $(PORT)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j2
+
+asan:
+	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DFLOWRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,13 @@
+// The flowrun command line: a table of subcommands (run, validate, serve,
+// steps). Programs that add their own step types call RunCli with their
+// registry (see examples/custom_step).
+#pragma once
+
+#include "steps/step_registry.h"
+
+namespace flowrun {
+
+// Exit codes: 0 success; 1 an invalid flow or a failed run; 2 a usage or input error.
+int RunCli(int argc, char** argv, const StepRegistry& registry);
+
+}  // namespace flowrun

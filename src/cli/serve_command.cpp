@@ -1,0 +1,83 @@
+// `flowrun serve FILE|DIR...`: every flow becomes a streaming endpoint.
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/parse_args.h"
+#include "core/log.h"
+#include "flow/flow_loader.h"
+#include "server/http_server.h"
+
+namespace flowrun {
+
+int ServeCommand(const std::vector<std::string>& args, CommandContext& context) {
+  CLI::App app("Serve flows as HTTP endpoints that stream Server-Sent Events.", "flowrun serve");
+  std::vector<std::string> paths;
+  ServerOptions server_options;
+  ServiceOptions service_options;
+  app.add_option("paths", paths, "flow files or directories of them")->required();
+  app.add_option("--host", server_options.host, "address to listen on")->capture_default_str();
+  app.add_option("--port", server_options.port, "port to listen on (0: any free port)")->capture_default_str();
+  app.add_option("--threads", server_options.threads, "worker threads; each open stream holds one")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-body", service_options.max_body_bytes, "largest accepted request body in bytes")
+      ->capture_default_str();
+  if (auto exit_code = ParseArgs(app, args)) return *exit_code;
+
+  std::vector<std::string> errors;
+  const auto files = ExpandFlowPaths(paths, &errors);
+  for (const auto& error : errors) std::cerr << error << "\n";
+  std::vector<std::shared_ptr<const Flow>> flows;
+  for (const auto& file : files) {
+    LoadResult result = LoadFlowFromFile(file, context.registry, context.environment);
+    if (!result.flow) {
+      std::cerr << result.diagnostics.ToString();
+      errors.push_back(file);
+      continue;
+    }
+    flows.push_back(result.flow);
+  }
+  if (!errors.empty() || flows.empty()) return 1;
+
+  auto service = std::make_shared<FlowService>(service_options);
+  if (Status status = service->SetFlows(flows); !status.ok()) {
+    std::cerr << "flowrun serve: error: " << status.message() << "\n";
+    return 1;
+  }
+
+  // Signals go to sigwait below, not to whichever thread they hit.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  HttpServer server(service, server_options);
+  if (Status status = server.Start(); !status.ok()) {
+    std::cerr << "flowrun serve: error: " << status.message() << "\n";
+    return 1;
+  }
+  const std::string base = "http://" + server_options.host + ":" + std::to_string(server.port());
+  for (const auto& flow : flows) {
+    LogInfo("flow '" + flow->name + "' (" + flow->file + ") at POST " + base + flow->endpoint);
+    for (const auto& step : flow->steps) {
+      std::string description = step.step->Describe();
+      if (!description.empty()) LogInfo("  step '" + step.id + "' (" + step.type + "): " + description);
+    }
+  }
+  LogInfo("playground at " + base + "/ ; " + std::to_string(server_options.threads) + " worker threads");
+  // Tests read the bound port from this line when they pass --port 0.
+  std::cout << "listening on " << base << std::endl;
+
+  int received = 0;
+  sigwait(&signals, &received);
+  LogInfo(std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+  server.Stop();
+  return 0;
+}
+
+}  // namespace flowrun

@@ -1,0 +1,31 @@
+// `flowrun steps`: the registered step types with their parameters.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/parse_args.h"
+
+namespace flowrun {
+
+int StepsCommand(const std::vector<std::string>& args, CommandContext& context) {
+  CLI::App app("List the step types flows can use, with their parameters and defaults.", "flowrun steps");
+  if (auto exit_code = ParseArgs(app, args)) return *exit_code;
+  for (const auto& [name, type] : context.registry.types()) {
+    std::cout << name << ": " << type.description << "\n";
+    for (const auto& param : type.params) {
+      std::cout << "  " << param.name << " (" << ParamTypeName(param.type)
+                << (param.required ? ", required" : "");
+      if (!param.default_value.is_null()) std::cout << ", default " << param.default_value.dump();
+      std::cout << ")";
+      if (!param.description.empty()) std::cout << ": " << param.description;
+      if (!param.allowed.empty()) {
+        std::cout << " [";
+        for (size_t i = 0; i < param.allowed.size(); ++i) std::cout << (i ? "|" : "") << param.allowed[i];
+        std::cout << "]";
+      }
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace flowrun

@@ -1,0 +1,60 @@
+// Formatting of diagnostics with a source excerpt and caret.
+#include "core/diagnostics.h"
+
+#include <algorithm>
+
+namespace flowrun {
+namespace {
+
+std::string_view LineAt(std::string_view source, int line) {
+  size_t start = 0;
+  for (int i = 1; i < line; ++i) {
+    size_t newline = source.find('\n', start);
+    if (newline == std::string_view::npos) return {};
+    start = newline + 1;
+  }
+  size_t end = source.find('\n', start);
+  std::string_view text = source.substr(start, end == std::string_view::npos ? source.npos : end - start);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+void Diagnostics::Error(SourceLocation where, std::string message) {
+  list_.push_back({file_, where, std::move(message)});
+}
+
+std::string Diagnostics::ToString() const {
+  std::vector<Diagnostic> sorted = list_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return a.where.line != b.where.line ? a.where.line < b.where.line
+                                        : a.where.column < b.where.column;
+  });
+  std::string out;
+  for (const auto& diagnostic : sorted) out += FormatDiagnostic(diagnostic, source_);
+  return out;
+}
+
+std::string FormatDiagnostic(const Diagnostic& diagnostic, std::string_view source) {
+  std::string out = diagnostic.file;
+  if (diagnostic.where.line > 0) {
+    out += ":" + std::to_string(diagnostic.where.line) + ":" + std::to_string(diagnostic.where.column);
+  }
+  out += ": error: " + diagnostic.message + "\n";
+  std::string_view line = diagnostic.where.line > 0 ? LineAt(source, diagnostic.where.line) : "";
+  if (line.empty() || diagnostic.where.column < 1) return out;
+  out += "    ";
+  out += line;
+  out += "\n    ";
+  // Keep tabs so the caret lines up with what the terminal shows.
+  const size_t column = static_cast<size_t>(diagnostic.where.column - 1);
+  for (size_t i = 0; i < column && i < line.size(); ++i) out += line[i] == '\t' ? '\t' : ' ';
+  out += '^';
+  const int length = std::max(1, diagnostic.where.length);
+  out.append(static_cast<size_t>(length - 1), '~');
+  out += "\n";
+  return out;
+}
+
+}  // namespace flowrun

@@ -1,0 +1,32 @@
+// Loading flows from text or files: YAML parse, then compile. The entry
+// point the CLI, the server and tests use.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/diagnostics.h"
+#include "flow/flow.h"
+#include "steps/step_registry.h"
+
+namespace flowrun {
+
+struct LoadResult {
+  std::shared_ptr<const Flow> flow;  // nullptr on error
+  Diagnostics diagnostics;
+};
+
+LoadResult LoadFlowFromString(std::string_view source, const std::string& file_name,
+                              const StepRegistry& registry, const StepEnvironment& environment);
+
+LoadResult LoadFlowFromFile(const std::string& path, const StepRegistry& registry,
+                            const StepEnvironment& environment);
+
+// Expands directories into their *.yaml / *.yml files (sorted); files stay
+// as given. Missing paths are reported in `errors`.
+std::vector<std::string> ExpandFlowPaths(const std::vector<std::string>& paths,
+                                         std::vector<std::string>* errors);
+
+}  // namespace flowrun

@@ -1,0 +1,77 @@
+// Sequential execution of a flow's steps with event emission.
+#include "flow/runner.h"
+
+#include <chrono>
+
+namespace flowrun {
+namespace {
+
+nlohmann::json InitialState(const nlohmann::json& input) {
+  nlohmann::json state = nlohmann::json::object();
+  state["input"] = input;
+  // A `history` input seeds the conversation (multi-turn chat).
+  auto history = input.find("history");
+  state["history"] = history != input.end() && history->is_array() ? *history : nlohmann::json::array();
+  return state;
+}
+
+Event StepEvent(Event::Type type, const FlowStep& step, size_t index, std::string text = "") {
+  Event event;
+  event.type = type;
+  event.step = step.id;
+  event.step_type = step.type;
+  event.index = static_cast<int>(index);
+  event.text = std::move(text);
+  return event;
+}
+
+}  // namespace
+
+RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink,
+                  Cancellation& cancel) {
+  RunResult result;
+  result.state = InitialState(input);
+  auto emit = [&](Event event) {
+    if (!sink(event)) cancel.Cancel();
+  };
+
+  bool failed = false;
+  for (size_t i = 0; i < flow.steps.size() && !failed; ++i) {
+    const FlowStep& flow_step = flow.steps[i];
+    if (cancel.IsCancelled()) {
+      failed = true;
+      result.error = "cancelled";
+      result.error_step = flow_step.id;
+      break;
+    }
+    emit(StepEvent(Event::Type::kStepBefore, flow_step, i));
+    auto started = std::chrono::steady_clock::now();
+    StepContext context{flow_step.id, result.state, cancel, [&](std::string_view text) {
+                          emit(StepEvent(Event::Type::kChunk, flow_step, i, std::string(text)));
+                          return !cancel.IsCancelled();
+                        }};
+    Status status = flow_step.step->Run(context);
+    if (!status.ok()) {
+      failed = true;
+      result.error = status.message();
+      result.error_step = flow_step.id;
+      emit(StepEvent(Event::Type::kError, flow_step, i, status.message()));
+      break;
+    }
+    Event after = StepEvent(Event::Type::kStepAfter, flow_step, i);
+    after.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    emit(std::move(after));
+  }
+  if (!failed && cancel.IsCancelled()) {
+    failed = true;
+    result.error = "cancelled";
+  }
+  result.ok = !failed;
+  Event done;
+  done.ok = result.ok;
+  emit(std::move(done));
+  return result;
+}
+
+}  // namespace flowrun

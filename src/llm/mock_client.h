@@ -1,0 +1,17 @@
+// The offline `mock` provider: deterministic, streams a reply derived from
+// the conversation word by word, with an optional per-token delay.
+#pragma once
+
+#include <memory>
+
+#include "llm/llm_client.h"
+
+namespace flowrun {
+
+struct MockConfig {
+  int delay_ms = 0;  // pause before each token
+};
+
+std::unique_ptr<LlmClient> MakeMockClient(MockConfig config);
+
+}  // namespace flowrun

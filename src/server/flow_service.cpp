@@ -1,0 +1,138 @@
+// Request routing, validation and SSE streaming of flow runs.
+#include "server/flow_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "flow/runner.h"
+#include "server/sse.h"
+
+namespace flowrun {
+
+std::string_view PlaygroundPage();  // generated from playground.html
+
+namespace {
+
+bool IsJsonContentType(const std::string& content_type) {
+  std::string media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json" || (media.size() > 5 && media.ends_with("+json"));
+}
+
+HttpResponse Json(int status, const nlohmann::json& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body.dump() + "\n";
+  return response;
+}
+
+}  // namespace
+
+HttpResponse JsonError(int status, const std::string& message, const std::string& field) {
+  nlohmann::json body = {{"error", message}};
+  if (!field.empty()) body["field"] = field;
+  return Json(status, body);
+}
+
+Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
+  auto table = std::make_shared<FlowTable>();
+  for (auto& flow : flows) {
+    auto [existing, added] = table->emplace(flow->endpoint, flow);
+    if (!added) {
+      return Status::Error("flows '" + existing->second->name + "' (" + existing->second->file + ") and '" +
+                           flow->name + "' (" + flow->file + ") both use endpoint " + flow->endpoint);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  flows_ = std::move(table);
+  return Status::Ok();
+}
+
+std::shared_ptr<const FlowService::FlowTable> FlowService::Flows() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return flows_;
+}
+
+HttpResponse FlowService::Handle(const HttpRequest& request) const {
+  auto flows = Flows();
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  std::string allowed;
+  if (request.path == "/") {
+    if (is_get) {
+      HttpResponse page;
+      page.content_type = "text/html; charset=utf-8";
+      page.body = std::string(PlaygroundPage());
+      return page;
+    }
+    allowed = "GET";
+  } else if (request.path == "/healthz") {
+    if (is_get) return Json(200, {{"status", "ok"}, {"flows", flows->size()}});
+    allowed = "GET";
+  } else if (request.path == "/flows") {
+    if (is_get) return ListFlows(*flows);
+    allowed = "GET";
+  } else if (auto found = flows->find(request.path); found != flows->end()) {
+    if (request.method == "POST") return RunFlowRequest(found->second, request);
+    allowed = "POST";
+  }
+  if (allowed.empty()) {
+    std::string served;
+    for (const auto& [endpoint, flow] : *flows) served += (served.empty() ? "" : ", ") + endpoint;
+    return JsonError(404, "no such path: " + request.path + (served.empty() ? "" : "; flows are served at " + served));
+  }
+  HttpResponse response = JsonError(405, "method " + request.method + " is not allowed on " + request.path +
+                                             "; use " + allowed);
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+HttpResponse FlowService::ListFlows(const FlowTable& flows) const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [endpoint, flow] : flows) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& step : flow->steps) steps.push_back({{"id", step.id}, {"type", step.type}});
+    list.push_back({{"name", flow->name},
+                    {"endpoint", endpoint},
+                    {"description", flow->description},
+                    {"inputs", flow->input.Describe()},
+                    {"steps", steps}});
+  }
+  return Json(200, {{"flows", list}});
+}
+
+HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const {
+  if (request.body.size() > options_.max_body_bytes) {
+    return JsonError(413, "request body is " + std::to_string(request.body.size()) + " bytes; the limit is " +
+                              std::to_string(options_.max_body_bytes));
+  }
+  const std::string content_type = request.Header("content-type");
+  if (!content_type.empty() && !IsJsonContentType(content_type)) {
+    return JsonError(415, "content type '" + content_type + "' is not supported; send application/json");
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (request.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) return JsonError(400, "the request body is not valid JSON");
+  }
+  InputError error;
+  auto input = flow->input.Validate(body, &error);
+  if (!input) return JsonError(400, error.message, error.field);
+
+  auto events_param = request.query.find("events");
+  const bool all_events = events_param != request.query.end() && events_param->second == "all";
+  HttpResponse response;
+  response.content_type = "text/event-stream";
+  response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  response.stream = [flow = std::move(flow), input = std::move(*input), all_events](StreamWriter& writer) {
+    uint64_t next_id = 1;
+    Cancellation cancel;
+    RunFlow(*flow, input, [&](const Event& event) {
+      const bool step_event = event.type == Event::Type::kStepBefore || event.type == Event::Type::kStepAfter;
+      if (step_event && !all_events) return true;
+      return writer.Write(FormatSseEvent(event, next_id++));
+    }, cancel);
+  };
+  return response;
+}
+
+}  // namespace flowrun

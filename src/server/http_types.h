@@ -1,0 +1,45 @@
+// Plain request/response types between the HTTP adapter (http_server.cpp,
+// the only httplib user) and the socket-free request handling, so handler
+// logic is testable without a network.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace flowrun {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+
+  std::string Header(const std::string& lower_name) const {
+    auto found = headers.find(lower_name);
+    return found == headers.end() ? "" : found->second;
+  }
+};
+
+// Where a streaming response writes. Write returns false once the client is
+// gone; the stream should then stop promptly.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual bool Write(std::string_view bytes) = 0;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // When set, the body is produced by this function as the client reads it.
+  std::function<void(StreamWriter& writer)> stream;
+};
+
+}  // namespace flowrun

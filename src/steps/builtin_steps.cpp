@@ -1,0 +1,13 @@
+// The explicit list of built-in step types.
+#include "steps/builtin_steps.h"
+
+namespace flowrun {
+
+void RegisterBuiltinSteps(StepRegistry& registry) {
+  // Names are distinct, so registration cannot fail here.
+  registry.Register(AppendMessageStepType());
+  registry.Register(LlmStreamStepType());
+  registry.Register(AppendReplyStepType());
+}
+
+}  // namespace flowrun

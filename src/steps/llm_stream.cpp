@@ -1,0 +1,142 @@
+// llm-stream: sends the system prompt plus history to a model, streams each
+// text delta as a chunk, and stores the full text in the state (`reply`).
+#include "steps/builtin_steps.h"
+
+#include "llm/provider_settings.h"
+
+namespace flowrun {
+namespace {
+
+constexpr char kDefaultBaseUrl[] = "https://api.openai.com/v1";
+
+class LlmStreamStep : public Step {
+ public:
+  LlmStreamStep(std::shared_ptr<LlmClient> client, ChatRequest request_template,
+                std::optional<Template> system, std::string output, std::string description)
+      : client_(std::move(client)),
+        request_template_(std::move(request_template)),
+        system_(std::move(system)),
+        output_(std::move(output)),
+        description_(std::move(description)) {}
+
+  Status Run(StepContext& context) const override {
+    ChatRequest request = request_template_;
+    if (system_) {
+      std::string system_text;
+      Status rendered = system_->Render(context.state, &system_text);
+      if (!rendered.ok()) return rendered;
+      if (!system_text.empty()) request.messages.push_back({"system", std::move(system_text)});
+    }
+    const nlohmann::json& history = context.state["history"];
+    if (history.is_array()) {
+      for (const auto& message : history) {
+        if (message.is_object() && message.value("role", nlohmann::json()).is_string() &&
+            message.value("content", nlohmann::json()).is_string()) {
+          request.messages.push_back({message["role"], message["content"]});
+        }
+      }
+    }
+    std::string reply;
+    Status streamed = client_->Stream(
+        request,
+        [&](std::string_view text) {
+          reply.append(text);
+          return context.emit_chunk(text);
+        },
+        context.cancel);
+    // A partial reply stays visible in the state even when the stream failed.
+    context.state[output_] = std::move(reply);
+    return streamed;
+  }
+
+  std::string Describe() const override { return description_; }
+
+ private:
+  std::shared_ptr<LlmClient> client_;
+  ChatRequest request_template_;
+  std::optional<Template> system_;
+  std::string output_;
+  std::string description_;
+};
+
+std::string EnvOr(const StepEnvironment& environment, const std::string& name) {
+  auto value = environment.getenv ? environment.getenv(name) : std::nullopt;
+  return value.value_or("");
+}
+
+// provider: auto picks openai when a key or base URL is configured, else mock.
+ProviderSettings ChooseProvider(const StepConfig& config, const StepEnvironment& environment,
+                                std::string* why) {
+  const auto& params = config.params;
+  const std::string key_env = params.at("api_key_env");
+  const std::string key = EnvOr(environment, key_env);
+  const std::string env_base_url = EnvOr(environment, "OPENAI_BASE_URL");
+  std::string provider = params.at("provider");
+  if (provider == "auto") {
+    bool configured = !key.empty() || !env_base_url.empty() || params.contains("base_url");
+    provider = configured ? "openai" : "mock";
+    *why = configured ? "" : "; set " + key_env + " or OPENAI_BASE_URL for a real model";
+  }
+  ProviderSettings settings;
+  settings.provider = provider;
+  settings.mock.delay_ms = params.at("mock_delay_ms").get<int>();
+  if (provider == "openai") {
+    settings.openai.base_url = params.contains("base_url") ? params.at("base_url").get<std::string>()
+                               : !env_base_url.empty()     ? env_base_url
+                                                           : kDefaultBaseUrl;
+    settings.openai.api_key = key;
+    if (key.empty()) *why = " (no " + key_env + " set: sending no Authorization header)";
+  }
+  return settings;
+}
+
+std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvironment& environment,
+                                        Status* error) {
+  const auto& params = config.params;
+  ChatRequest request;
+  request.model = params.at("model");
+  if (params.contains("temperature")) request.temperature = params.at("temperature").get<double>();
+  if (params.contains("max_tokens")) request.max_tokens = params.at("max_tokens").get<int>();
+  std::optional<Template> system;
+  if (auto found = config.templates.find("system"); found != config.templates.end()) {
+    system = found->second;
+  }
+  std::string why;
+  ProviderSettings settings = ChooseProvider(config, environment, &why);
+  std::shared_ptr<LlmClient> client = environment.make_llm_client(settings);
+  if (!client) {
+    *error = Status::Error("cannot create the '" + settings.provider + "' provider");
+    return nullptr;
+  }
+  std::string description = client->Describe();
+  if (settings.provider == "openai") description += ", model " + request.model;
+  description += why;
+  return std::make_unique<LlmStreamStep>(std::move(client), std::move(request), std::move(system),
+                                         params.at("output"), std::move(description));
+}
+
+}  // namespace
+
+StepType LlmStreamStepType() {
+  StepType type;
+  type.name = "llm-stream";
+  type.description = "Streams a chat completion for the system prompt plus history; stores the text in `output`.";
+  type.params = {
+      {"model", ParamType::kString, false, "gpt-4o-mini", "model name sent to the provider", {}},
+      {"system", ParamType::kTemplate, false, nullptr, "system prompt, a template over the state", {}},
+      {"temperature", ParamType::kNumber, false, nullptr, "sampling temperature", {}},
+      {"max_tokens", ParamType::kInteger, false, nullptr, "upper bound on the reply's tokens", {}},
+      {"provider", ParamType::kString, false, "auto",
+       "auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else mock",
+       {"auto", "openai", "mock"}},
+      {"base_url", ParamType::kString, false, nullptr,
+       "OpenAI-compatible API root (default: OPENAI_BASE_URL, else https://api.openai.com/v1)", {}},
+      {"api_key_env", ParamType::kString, false, "OPENAI_API_KEY", "environment variable holding the API key", {}},
+      {"mock_delay_ms", ParamType::kInteger, false, 0, "mock provider: pause before each token", {}},
+      {"output", ParamType::kString, false, "reply", "state key that receives the full text", {}},
+  };
+  type.factory = MakeLlmStreamStep;
+  return type;
+}
+
+}  // namespace flowrun

@@ -1,0 +1,34 @@
+// Step: one unit of work in a flow. A Step object is built once when a flow
+// is loaded and then shared, read-only, by every concurrent run: Run() must
+// not modify the Step, only the per-run state it is handed.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cancellation.h"
+#include "core/status.h"
+
+namespace flowrun {
+
+// What a step sees of the run it belongs to. Owned by the runner.
+struct StepContext {
+  const std::string& step_id;
+  nlohmann::json& state;  // the run's state: {"input": ..., "history": [...], "reply": ...}
+  const Cancellation& cancel;
+  // Streams a piece of text to the consumer; false when the consumer is gone.
+  std::function<bool(std::string_view text)> emit_chunk;
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  virtual Status Run(StepContext& context) const = 0;
+  // One line for start-up logs (e.g. which model provider it uses); may be empty.
+  virtual std::string Describe() const { return ""; }
+};
+
+}  // namespace flowrun

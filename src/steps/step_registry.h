@@ -1,0 +1,80 @@
+// StepRegistry: the named step types a flow may use, each with its parameter
+// schema and a factory. Built explicitly (RegisterBuiltinSteps plus any
+// custom types) rather than by static self-registration, so tests can build
+// registries with fakes. Not thread-safe while registering; read-only after.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "flow/template.h"
+#include "llm/provider_settings.h"
+#include "steps/step.h"
+
+namespace flowrun {
+
+enum class ParamType { kString, kTemplate, kNumber, kInteger, kBoolean };
+
+const char* ParamTypeName(ParamType type);
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kString;
+  bool required = false;
+  nlohmann::json default_value;  // null: no default
+  std::string description;
+  std::vector<std::string> allowed;  // for strings: the only values accepted
+};
+
+// A step's configuration after validation: every declared parameter that was
+// given or has a default is in `params`; template parameters are compiled.
+struct StepConfig {
+  std::string id;
+  std::string type;
+  nlohmann::json params = nlohmann::json::object();
+  std::map<std::string, Template> templates;
+};
+
+// What factories may use from the outside world. Tests replace both.
+struct StepEnvironment {
+  std::function<std::optional<std::string>(const std::string& name)> getenv;
+  std::function<std::shared_ptr<LlmClient>(const ProviderSettings&)> make_llm_client;
+};
+
+// Uses the process environment and the real providers.
+StepEnvironment DefaultStepEnvironment();
+
+// Returns the step, or nullptr with `error` set (its message is shown at the step).
+using StepFactory = std::function<std::unique_ptr<Step>(
+    const StepConfig& config, const StepEnvironment& environment, Status* error)>;
+
+struct StepType {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  StepFactory factory;
+};
+
+class StepRegistry {
+ public:
+  // Refuses a second type with the same name.
+  Status Register(StepType type);
+  const StepType* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+  const std::map<std::string, StepType>& types() const { return types_; }
+
+ private:
+  std::map<std::string, StepType> types_;
+};
+
+// append-message, llm-stream, append-reply.
+void RegisterBuiltinSteps(StepRegistry& registry);
+
+}  // namespace flowrun

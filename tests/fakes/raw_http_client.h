@@ -1,0 +1,31 @@
+// A tiny blocking HTTP/1.1 client over a raw socket, for server tests that
+// need to see bytes as they arrive (timing, chunk boundaries) or to drop a
+// connection mid-stream. Sends `Connection: close` and reads to EOF.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace flowrun::testing {
+
+struct RawResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;                            // de-chunked
+  std::vector<std::chrono::steady_clock::time_point> arrivals;  // one per recv()
+  bool connected = false;
+};
+
+// `on_bytes` sees raw bytes as they come; return false to close early.
+RawResponse RawRequest(int port, const std::string& method, const std::string& path,
+                       const std::string& body = "",
+                       std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}},
+                       const std::function<bool(const std::string& so_far)>& on_bytes = nullptr);
+
+// Splits an SSE body into events: each a map field -> value ("event", "id", "data").
+std::vector<std::map<std::string, std::string>> ParseSse(const std::string& body);
+
+}  // namespace flowrun::testing

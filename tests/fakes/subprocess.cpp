@@ -1,0 +1,144 @@
+// fork/exec helpers for CLI tests.
+#include "fakes/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace flowrun::testing {
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::optional<std::string>>& env,
+            int stdin_fd, int stdout_fd, int stderr_fd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  for (const auto& [name, value] : env) {
+    if (value) {
+      setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name.c_str());
+    }
+  }
+  dup2(stdin_fd, 0);
+  dup2(stdout_fd, 1);
+  dup2(stderr_fd, 2);
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+std::string ReadAll(int fd) {
+  std::string text;
+  char buffer[4096];
+  ssize_t count;
+  while ((count = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, static_cast<size_t>(count));
+  return text;
+}
+
+int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+}  // namespace
+
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::optional<std::string>>& env,
+                         const std::string& stdin_text) {
+  char out_path[] = "/tmp/flowrun-test-out-XXXXXX";
+  char err_path[] = "/tmp/flowrun-test-err-XXXXXX";
+  int out_fd = mkstemp(out_path);
+  int err_fd = mkstemp(err_path);
+  int in_pipe[2];
+  if (pipe(in_pipe) != 0) return {};
+  pid_t pid = Spawn(argv, env, in_pipe[0], out_fd, err_fd);
+  close(in_pipe[0]);
+  (void)!write(in_pipe[1], stdin_text.data(), stdin_text.size());
+  close(in_pipe[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ProcessResult result;
+  result.exit_code = ExitCode(status);
+  lseek(out_fd, 0, SEEK_SET);
+  lseek(err_fd, 0, SEEK_SET);
+  result.out = ReadAll(out_fd);
+  result.err = ReadAll(err_fd);
+  close(out_fd);
+  close(err_fd);
+  unlink(out_path);
+  unlink(err_path);
+  return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::map<std::string, std::optional<std::string>>& env) {
+  int out_pipe[2];
+  if (pipe(out_pipe) != 0) return;
+  int null_in = open("/dev/null", O_RDONLY);
+  pid_ = Spawn(argv, env, null_in, out_pipe[1], 2);
+  close(null_in);
+  close(out_pipe[1]);
+  out_fd_ = out_pipe[0];
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+std::optional<std::string> BackgroundProcess::ReadLine(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    size_t newline = buffer_.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = buffer_.substr(0, newline);
+      buffer_.erase(0, newline + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd poll_fd{out_fd_, POLLIN, 0};
+    if (poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    char chunk[1024];
+    ssize_t count = read(out_fd_, chunk, sizeof(chunk));
+    if (count <= 0) return std::nullopt;
+    buffer_.append(chunk, static_cast<size_t>(count));
+  }
+}
+
+void BackgroundProcess::Signal(int signal_number) {
+  if (pid_ > 0 && !exited_) kill(pid_, signal_number);
+}
+
+int BackgroundProcess::Wait(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!exited_ && std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = ExitCode(status);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return exit_code_;
+}
+
+int WaitForListeningPort(BackgroundProcess& process) {
+  const std::string prefix = "listening on http://127.0.0.1:";
+  while (auto line = process.ReadLine(std::chrono::seconds(10))) {
+    if (line->rfind(prefix, 0) == 0) return std::stoi(line->substr(prefix.size()));
+  }
+  return 0;
+}
+
+}  // namespace flowrun::testing

@@ -1,0 +1,51 @@
+// Runs the flowrun binary from tests: either to completion with captured
+// output, or in the background (for `serve`) with its stdout readable line
+// by line and a signal to stop it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flowrun::testing {
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] with `args`; `env` entries are set (value "") or unset
+// (std::nullopt) on top of the test's environment; `stdin_text` is piped in.
+ProcessResult RunProcess(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::optional<std::string>>& env = {},
+                         const std::string& stdin_text = "");
+
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::optional<std::string>>& env = {});
+  ~BackgroundProcess();  // SIGKILL if still running
+
+  // The next stdout line, or nullopt on EOF or timeout.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
+  void Signal(int signal_number);
+  // Exit code after the process ends (waits at most `timeout`; -1 if it did not end).
+  int Wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffer_;
+  int exit_code_ = -1;
+  bool exited_ = false;
+};
+
+// Reads "listening on http://127.0.0.1:PORT" from `serve`; 0 when not seen.
+int WaitForListeningPort(BackgroundProcess& process);
+
+}  // namespace flowrun::testing
