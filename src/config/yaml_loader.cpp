@@ -19,12 +19,14 @@ SourceLocation ToLocation(const YAML::Mark& mark, int length = 1) {
   return {mark.line + 1, mark.column + 1, length};
 }
 
+// How many characters the caret underlines: a one-line scalar as written
+// (with its quotes); otherwise just the first character.
 int DisplayLength(const YAML::Node& node) {
   if (!node.IsScalar()) return 1;
   const std::string& text = node.Scalar();
-  size_t newline = text.find('\n');
-  int length = static_cast<int>(newline == std::string::npos ? text.size() : newline);
-  return std::max(1, length);
+  if (text.find('\n') != std::string::npos) return 1;
+  const int quotes = node.Tag() == "!" ? 2 : 0;
+  return std::max(1, static_cast<int>(text.size()) + quotes);
 }
 
 nlohmann::json PlainScalarToJson(const std::string& text) {

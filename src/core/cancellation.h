@@ -1,32 +1,49 @@
-// Cancellation: tells a running flow (and its upstream transfer) that the
-// consumer has gone. Thread-safe: Cancel() may be called from any thread,
-// IsCancelled() polled from the worker running the flow.
+// Cancellation: tells a running flow (and its upstream transfer) to stop:
+// the consumer has gone, or the server is shutting down. Cancel() may be
+// called from any thread; IsCancelled() and the probe belong to the thread
+// running the flow.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <mutex>
+#include <string>
 
 namespace flowrun {
 
 class Cancellation {
  public:
-  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  // The first reason given wins; it becomes the run's error message.
+  void Cancel(const std::string& reason = "cancelled") {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_.load(std::memory_order_relaxed)) return;
+    reason_ = reason;
+    cancelled_.store(true, std::memory_order_release);
+  }
 
-  // `still_wanted` is polled by IsCancelled(); returning false cancels.
-  // Used by the server to notice a closed client while no byte is written.
+  // `still_wanted` runs on every IsCancelled() call, which model clients
+  // make at least every 50 ms while they wait; returning false cancels.
+  // The server uses it to notice a closed client and to send heartbeats.
   void SetProbe(std::function<bool()> still_wanted) { probe_ = std::move(still_wanted); }
 
   bool IsCancelled() const {
-    if (cancelled_.load(std::memory_order_relaxed)) return true;
+    if (cancelled_.load(std::memory_order_acquire)) return true;
     if (probe_ && !probe_()) {
-      cancelled_.store(true, std::memory_order_relaxed);
+      const_cast<Cancellation*>(this)->Cancel("client disconnected");
       return true;
     }
     return false;
   }
 
+  std::string Reason() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return reason_;
+  }
+
  private:
-  mutable std::atomic<bool> cancelled_{false};
+  std::atomic<bool> cancelled_{false};
+  mutable std::mutex mutex_;
+  std::string reason_;
   std::function<bool()> probe_;
 };
 

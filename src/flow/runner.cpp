@@ -31,17 +31,19 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
                   Cancellation& cancel) {
   RunResult result;
   result.state = InitialState(input);
-  auto emit = [&](Event event) {
-    if (!sink(event)) cancel.Cancel();
+  auto emit = [&](const Event& event) {
+    if (!sink(event)) cancel.Cancel("client disconnected");
+  };
+  auto fail = [&](const FlowStep& step, size_t index, std::string message) {
+    result.error = std::move(message);
+    result.error_step = step.id;
+    emit(StepEvent(Event::Type::kError, step, index, result.error));
   };
 
-  bool failed = false;
-  for (size_t i = 0; i < flow.steps.size() && !failed; ++i) {
+  for (size_t i = 0; i < flow.steps.size() && result.error_step.empty(); ++i) {
     const FlowStep& flow_step = flow.steps[i];
     if (cancel.IsCancelled()) {
-      failed = true;
-      result.error = "cancelled";
-      result.error_step = flow_step.id;
+      fail(flow_step, i, cancel.Reason());
       break;
     }
     emit(StepEvent(Event::Type::kStepBefore, flow_step, i));
@@ -52,25 +54,19 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
                         }};
     Status status = flow_step.step->Run(context);
     if (!status.ok()) {
-      failed = true;
-      result.error = status.message();
-      result.error_step = flow_step.id;
-      emit(StepEvent(Event::Type::kError, flow_step, i, status.message()));
+      // A step stopped by cancellation reports why the run was cancelled.
+      fail(flow_step, i, cancel.IsCancelled() ? cancel.Reason() : status.message());
       break;
     }
     Event after = StepEvent(Event::Type::kStepAfter, flow_step, i);
     after.duration_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    emit(std::move(after));
+    emit(after);
   }
-  if (!failed && cancel.IsCancelled()) {
-    failed = true;
-    result.error = "cancelled";
-  }
-  result.ok = !failed;
+  result.ok = result.error_step.empty();
   Event done;
   done.ok = result.ok;
-  emit(std::move(done));
+  emit(done);
   return result;
 }
 

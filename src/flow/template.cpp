@@ -20,7 +20,6 @@ std::optional<Template::Variable> ParsePath(std::string_view text, size_t base,
     *error = {message, base + i};
     return std::nullopt;
   };
-  if (text.empty()) return fail("empty placeholder '{{ }}'");
   while (i < text.size()) {
     if (!IsNameStart(text[i])) return fail("expected a name in placeholder '" + std::string(text) + "'");
     size_t start = i;
@@ -78,8 +77,11 @@ std::optional<Template> Template::Compile(std::string_view text, CompileError* e
     size_t first = inner.find_first_not_of(" \t");
     size_t last = inner.find_last_not_of(" \t");
     std::string_view trimmed = first == inner.npos ? std::string_view() : inner.substr(first, last - first + 1);
-    size_t path_offset = open + 2 + (first == inner.npos ? 0 : first);
-    auto variable = ParsePath(trimmed, path_offset, error);
+    if (trimmed.empty()) {
+      *error = {"empty placeholder '{{ }}'", open};
+      return std::nullopt;
+    }
+    auto variable = ParsePath(trimmed, open + 2 + first, error);
     if (!variable) return std::nullopt;
     result.parts_.push_back({"", std::move(variable)});
     position = close + 2;

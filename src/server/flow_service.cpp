@@ -28,6 +28,22 @@ HttpResponse Json(int status, const nlohmann::json& body) {
 
 }  // namespace
 
+class FlowService::StreamSlot {
+ public:
+  explicit StreamSlot(std::atomic<size_t>& active) : active_(active) {}
+  ~StreamSlot() { active_.fetch_sub(1); }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+
+ private:
+  std::atomic<size_t>& active_;
+};
+
+void FlowService::CancelAllStreams(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Cancellation* cancel : running_) cancel->Cancel(reason);
+}
+
 HttpResponse JsonError(int status, const std::string& message, const std::string& field) {
   nlohmann::json body = {{"error", message}};
   if (!field.empty()) body["field"] = field;
@@ -118,19 +134,49 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   auto input = flow->input.Validate(body, &error);
   if (!input) return JsonError(400, error.message, error.field);
 
+  // Admission: beyond the limit a client learns at once to come back later.
+  if (active_streams_.fetch_add(1) >= options_.max_streams && options_.max_streams > 0) {
+    active_streams_.fetch_sub(1);
+    HttpResponse busy = JsonError(503, "the server is at its limit of " + std::to_string(options_.max_streams) +
+                                           " concurrent streams; retry shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  }
+  auto slot = std::make_shared<StreamSlot>(active_streams_);
+
   auto events_param = request.query.find("events");
   const bool all_events = events_param != request.query.end() && events_param->second == "all";
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  response.stream = [flow = std::move(flow), input = std::move(*input), all_events](StreamWriter& writer) {
+  response.stream = [this, slot, flow = std::move(flow), input = std::move(*input), all_events](StreamWriter& writer) {
+    using Clock = std::chrono::steady_clock;
     uint64_t next_id = 1;
+    Clock::time_point last_write = Clock::now();
+    bool writable = true;
+    auto write = [&](const std::string& bytes) {
+      writable = writable && writer.Write(bytes);
+      last_write = Clock::now();
+      return writable;
+    };
     Cancellation cancel;
+    // Runs while the model is quiet: keeps proxies from cutting an idle
+    // stream and notices a client that has gone.
+    cancel.SetProbe([&] {
+      if (writable && Clock::now() - last_write >= options_.heartbeat) write(SseHeartbeat());
+      return writable && writer.ClientConnected();
+    });
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      running_.insert(&cancel);
+    }
     RunFlow(*flow, input, [&](const Event& event) {
       const bool step_event = event.type == Event::Type::kStepBefore || event.type == Event::Type::kStepAfter;
       if (step_event && !all_events) return true;
-      return writer.Write(FormatSseEvent(event, next_id++));
+      return write(FormatSseEvent(event, next_id++));
     }, cancel);
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_.erase(&cancel);
   };
   return response;
 }

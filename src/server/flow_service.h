@@ -4,12 +4,16 @@
 // Thread-safe: Handle may be called from many threads at once.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/status.h"
 #include "flow/flow.h"
 #include "server/http_types.h"
@@ -18,6 +22,8 @@ namespace flowrun {
 
 struct ServiceOptions {
   size_t max_body_bytes = 1 << 20;
+  size_t max_streams = 0;  // concurrent streams admitted; 0: no limit
+  std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
 };
 
 class FlowService {
@@ -31,6 +37,11 @@ class FlowService {
 
   const ServiceOptions& options() const { return options_; }
 
+  size_t ActiveStreams() const { return active_streams_.load(); }
+  // Ends every running stream with an error event carrying `reason`
+  // (then done). New requests are still admitted; stop the server first.
+  void CancelAllStreams(const std::string& reason);
+
  private:
   using FlowTable = std::map<std::string, std::shared_ptr<const Flow>>;
 
@@ -38,8 +49,14 @@ class FlowService {
   HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const;
   HttpResponse ListFlows(const FlowTable& flows) const;
 
+  // Holds one admission slot; released when the response is destroyed,
+  // whether or not its stream ever ran.
+  class StreamSlot;
+
   ServiceOptions options_;
+  mutable std::atomic<size_t> active_streams_{0};
   mutable std::mutex mutex_;
+  mutable std::set<Cancellation*> running_;  // guarded by mutex_
   std::shared_ptr<const FlowTable> flows_ = std::make_shared<FlowTable>();
 };
 

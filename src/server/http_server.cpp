@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include "core/log.h"
+#include "server/connection.h"
 
 namespace flowrun {
 namespace {
@@ -28,16 +29,21 @@ HttpRequest Convert(const httplib::Request& in) {
 
 class SinkWriter : public StreamWriter {
  public:
-  explicit SinkWriter(httplib::DataSink& sink) : sink_(sink) {}
+  explicit SinkWriter(httplib::DataSink& sink) : sink_(sink), socket_(CurrentRequestSocket()) {}
   bool Write(std::string_view bytes) override {
     if (!ok_) return false;
     ok_ = sink_.write(bytes.data(), bytes.size());
+    return ok_;
+  }
+  bool ClientConnected() override {
+    ok_ = ok_ && (socket_ < 0 || !PeerClosed(socket_));
     return ok_;
   }
   bool ok() const { return ok_; }
 
  private:
   httplib::DataSink& sink_;
+  int socket_;
   bool ok_ = true;
 };
 
@@ -46,7 +52,7 @@ class SinkWriter : public StreamWriter {
 struct HttpServer::Impl {
   std::shared_ptr<FlowService> service;
   ServerOptions options;
-  httplib::Server server;
+  FlowrunHttplibServer server{ConnectionLimits{}};
   std::thread thread;
 
   void Serve(const httplib::Request& request, httplib::Response& response) {
@@ -86,6 +92,12 @@ Status HttpServer::Start() {
   const int threads = std::max(1, impl_->options.threads);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_tcp_nodelay(true);
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind a
+  // busy port silently; REUSEADDR alone reports "address in use".
+  server.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server.set_payload_max_length(impl_->service->options().max_body_bytes);
   auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     impl_->Serve(request, response);

@@ -31,6 +31,9 @@ class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
   virtual bool Write(std::string_view bytes) = 0;
+  // False once the client has closed its connection, checked without
+  // writing (used while waiting for a model's first token). Never blocks.
+  virtual bool ClientConnected() { return true; }
 };
 
 struct HttpResponse {

@@ -53,10 +53,10 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& stdin_text) {
   char out_path[] = "/tmp/flowrun-test-out-XXXXXX";
   char err_path[] = "/tmp/flowrun-test-err-XXXXXX";
-  int out_fd = mkstemp(out_path);
-  int err_fd = mkstemp(err_path);
+  int out_fd = mkostemp(out_path, O_CLOEXEC);
+  int err_fd = mkostemp(err_path, O_CLOEXEC);
   int in_pipe[2];
-  if (pipe(in_pipe) != 0) return {};
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) return {};
   pid_t pid = Spawn(argv, env, in_pipe[0], out_fd, err_fd);
   close(in_pipe[0]);
   (void)!write(in_pipe[1], stdin_text.data(), stdin_text.size());
@@ -79,7 +79,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
                                      const std::map<std::string, std::optional<std::string>>& env) {
   int out_pipe[2];
-  if (pipe(out_pipe) != 0) return;
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return;
   int null_in = open("/dev/null", O_RDONLY);
   pid_ = Spawn(argv, env, null_in, out_pipe[1], 2);
   close(null_in);

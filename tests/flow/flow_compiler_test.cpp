@@ -129,15 +129,15 @@ steps:
     content: "{{ input.message"
 )";
   EXPECT_EQ(Errors(source),
-            "flows/chat.yaml:7:20: error: unknown input 'mesage'; did you mean 'message'?\n"
+            "flows/chat.yaml:7:21: error: unknown input 'mesage'; did you mean 'message'?\n"
             "        content: \"Q: {{ input.mesage }}\"\n"
-            "                       ^~~~~~~~~~~~\n"
-            "flows/chat.yaml:9:17: error: unknown variable 'inptu'; did you mean 'input'?\n"
+            "                        ^~~~~~~~~~~~\n"
+            "flows/chat.yaml:9:18: error: unknown variable 'inptu'; did you mean 'input'?\n"
             "        content: \"{{ inptu.message }}\"\n"
-            "                    ^~~~~\n"
-            "flows/chat.yaml:11:14: error: in 'content': unclosed '{{' (expected '}}')\n"
+            "                     ^~~~~\n"
+            "flows/chat.yaml:11:15: error: in 'content': unclosed '{{' (expected '}}')\n"
             "        content: \"{{ input.message\"\n"
-            "                 ^\n");
+            "                  ^\n");
 }
 
 TEST(FlowCompiler, ChecksInputDeclarations) {
@@ -154,12 +154,12 @@ steps:
             "flows/chat.yaml:3:11: error: endpoint '/healthz' is reserved by flowrun\n"
             "    endpoint: /healthz\n"
             "              ^~~~~~~~\n"
-            "flows/chat.yaml:5:24: error: unknown key 'requird' in input 'message'; did you mean 'required'?\n"
-            "      message: {type: strin, requird: true}\n"
-            "                             ^~~~~~~\n"
             "flows/chat.yaml:5:19: error: unknown input type 'strin'; did you mean 'string'?\n"
             "      message: {type: strin, requird: true}\n"
             "                      ^~~~~\n"
+            "flows/chat.yaml:5:26: error: unknown key 'requird' in input 'message'; did you mean 'required'?\n"
+            "      message: {type: strin, requird: true}\n"
+            "                             ^~~~~~~\n"
             "flows/chat.yaml:6:35: error: default of input 'count' must be of type integer, got a string\n"
             "      count: {type: integer, default: \"3\"}\n"
             "                                      ^~~\n");

@@ -95,7 +95,7 @@ TEST(Runner, ConsumerGoneCancelsTheModelStream) {
   auto trace = Trace(*fixture.flow, {{"message", "hi"}, {"history", nlohmann::json::array()}}, &result, 4);
   // The sink refused "chunk reply Hel": the fake sees the cancellation and stops.
   EXPECT_EQ(trace, (std::vector<std::string>{"step:before user", "step:after user", "step:before reply",
-                                             "chunk reply Hel", "error reply cancelled", "done"}));
+                                             "chunk reply Hel", "error reply client disconnected", "done"}));
   EXPECT_FALSE(result.ok);
 }
 

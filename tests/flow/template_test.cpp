@@ -40,7 +40,7 @@ TEST(Template, CompileErrorsCarryOffsets) {
   };
   const Case cases[] = {
       {"abc {{ input.x", "unclosed '{{' (expected '}}')", 4},
-      {"{{ }}", "empty placeholder '{{ }}'", 3},
+      {"x {{ }}", "empty placeholder '{{ }}'", 2},
       {"x {{ input..y }}", "expected a name in placeholder 'input..y'", 11},
       {"{{ a[x] }}", "expected an index like [0] in placeholder 'a[x]'", 4},
       {"{{ a b }}", "unexpected ' ' in placeholder 'a b'", 4},

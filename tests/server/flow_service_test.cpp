@@ -76,15 +76,15 @@ TEST(FlowService, StepEventsOnlyWhenAskedAndErrorsAsEvents) {
   StringWriter writer;
   fixture.service.Handle(request).stream(writer);
   auto events = testing::ParseSse(writer.text);
-  ASSERT_EQ(events.size(), 9u);
+  ASSERT_EQ(events.size(), 8u);
   EXPECT_EQ(events[0]["event"], "step:before");
   EXPECT_EQ(nlohmann::json::parse(events[0]["data"]), nlohmann::json::parse(R"({"step":"user","type":"append-message","index":0})"));
-  EXPECT_EQ(events[7]["event"], "error");
-  EXPECT_EQ(nlohmann::json::parse(events[7]["data"]),
+  EXPECT_EQ(events[6]["event"], "error");
+  EXPECT_EQ(nlohmann::json::parse(events[6]["data"]),
             nlohmann::json::parse(R"({"error":"upstream returned HTTP 401: bad key","step":"reply"})"));
-  EXPECT_EQ(events[8]["event"], "done");
-  EXPECT_EQ(events[8]["data"], "[DONE]");
-  EXPECT_EQ(events[8]["id"], "9");
+  EXPECT_EQ(events[7]["event"], "done");
+  EXPECT_EQ(events[7]["data"], "[DONE]");
+  EXPECT_EQ(events[7]["id"], "8");
 }
 
 TEST(FlowService, BadRequestsGet4xxBeforeAnyModelCall) {

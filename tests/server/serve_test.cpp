@@ -63,7 +63,7 @@ TEST_F(ServeTest, StreamsTokensAsTheyArriveAndEndsWithDone) {
 
 TEST_F(ServeTest, AnswersErrorsAndOperationsEndpoints) {
   Start();
-  auto bad = RawRequest(port_, "POST", "/chat", R"({"message":""", {{"Content-Type", "application/json"}});
+  auto bad = RawRequest(port_, "POST", "/chat", "{\"message\":\"", {{"Content-Type", "application/json"}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(nlohmann::json::parse(bad.body)["error"], "the request body is not valid JSON");
   auto missing = RawRequest(port_, "POST", "/chat", "{}");

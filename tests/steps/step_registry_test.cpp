@@ -40,7 +40,7 @@ TEST(StepRegistry, FactoryErrorIsReportedAtTheStepType) {
   auto result = LoadFlowFromString("version: 1\nname: f\nsteps:\n  - type: failing\n", "f.yaml", registry,
                                    testing::FakeEnvironment(nullptr));
   EXPECT_EQ(result.diagnostics.ToString(),
-            "f.yaml:4:11: error: failing steps cannot be built\n      - type: failing\n            ^~~~~~~\n");
+            "f.yaml:4:11: error: failing steps cannot be built\n      - type: failing\n              ^~~~~~~\n");
 }
 
 // provider: auto picks openai only when a key or base URL is configured.

@@ -1,0 +1,74 @@
+// MockClient: the offline provider. Echoes the last user message in a fixed
+// sentence, streamed word by word, so flows can be tried without a model.
+#include "llm/mock_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace flowrun {
+namespace {
+
+// Short slices keep cancellation prompt even with long per-token delays.
+constexpr int kSleepSliceMs = 10;
+
+bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string LastUserMessage(const ChatRequest& request) {
+  auto found = std::find_if(request.messages.rbegin(), request.messages.rend(),
+                            [](const ChatMessage& message) { return message.role == "user"; });
+  return found == request.messages.rend() ? std::string() : found->content;
+}
+
+// Returns false if cancelled while waiting.
+bool SleepUnlessCancelled(int delay_ms, const Cancellation& cancel) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+  while (true) {
+    if (cancel.IsCancelled()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return true;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(kSleepSliceMs)));
+  }
+}
+
+class MockClient : public LlmClient {
+ public:
+  explicit MockClient(MockConfig config) : config_(config) {}
+
+  Status Stream(const ChatRequest& request, const DeltaCallback& on_delta,
+                const Cancellation& cancel) override {
+    const std::string reply = "You said: \"" + LastUserMessage(request) +
+                              "\". This is flowrun's mock model; set OPENAI_API_KEY or "
+                              "OPENAI_BASE_URL to use a real one.";
+    // Each token is a word with the whitespace before it, like real models.
+    std::size_t start = 0;
+    while (start < reply.size()) {
+      std::size_t end = start;
+      while (end < reply.size() && IsSpace(reply[end])) ++end;
+      while (end < reply.size() && !IsSpace(reply[end])) ++end;
+      if (config_.delay_ms > 0 && !SleepUnlessCancelled(config_.delay_ms, cancel)) {
+        return Status::Error("cancelled");
+      }
+      if (cancel.IsCancelled()) return Status::Error("cancelled");
+      if (!on_delta(std::string_view(reply).substr(start, end - start))) return Status::Error("cancelled");
+      start = end;
+    }
+    return Status::Ok();
+  }
+
+  std::string Describe() const override {
+    std::string description = "mock (offline)";
+    if (config_.delay_ms > 0) description += ", " + std::to_string(config_.delay_ms) + " ms per token";
+    return description;
+  }
+
+ private:
+  const MockConfig config_;
+};
+
+}  // namespace
+
+std::unique_ptr<LlmClient> MakeMockClient(MockConfig config) { return std::make_unique<MockClient>(config); }
+
+}  // namespace flowrun

@@ -1,0 +1,45 @@
+// Helpers for the OpenAI chat-completions wire format, kept apart from the
+// transport so they can be tested without a socket: the request body, one
+// streamed `data:` payload, error bodies, and scrubbing secrets out of
+// messages. Stateless and thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "llm/llm_client.h"
+
+namespace flowrun {
+
+// What one `data:` payload of a chat.completion.chunk stream says.
+struct OpenAiChunk {
+  bool done = false;      // the "[DONE]" sentinel
+  std::string content;    // choices[0].delta.content, empty when absent/null
+  bool finished = false;  // choices[0].finish_reason was non-null
+};
+
+// The JSON body of a streaming chat-completions request.
+std::string BuildChatRequestBody(const ChatRequest& request);
+
+// Parses one data payload into `chunk`. An error Status when the payload is
+// not JSON or carries an upstream "error" object.
+Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk);
+
+// A short, person-readable message from a non-2xx response body: the
+// "error.message" (or "error" string, or "detail") of a JSON body, otherwise
+// the start of the text. Empty for an empty body.
+std::string UpstreamErrorMessage(std::string_view body);
+
+// At most `max_bytes` of `text`, cut on a UTF-8 boundary, with control
+// characters turned into spaces so a message stays on one line.
+std::string Abbreviate(std::string_view text, std::size_t max_bytes);
+
+// `text` with every occurrence of `secret` replaced by "[redacted]".
+std::string RedactSecret(std::string text, std::string_view secret);
+
+// `url` without any "user:password@" part, for logs and messages.
+std::string UrlForDisplay(std::string_view url);
+
+}  // namespace flowrun

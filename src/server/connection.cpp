@@ -1,0 +1,119 @@
+// The keep-alive loop and the socket stream httplib reads requests from.
+#include "server/connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace flowrun {
+namespace {
+
+thread_local int current_socket = -1;
+
+bool WaitFor(int sock, short events, std::chrono::milliseconds timeout) {
+  pollfd poll_fd{sock, events, 0};
+  int ready;
+  do {
+    ready = poll(&poll_fd, 1, static_cast<int>(timeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  return ready > 0 && (poll_fd.revents & (events | POLLHUP | POLLERR)) != 0;
+}
+
+std::string AddressText(const sockaddr_storage& address, int* port) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    inet_ntop(AF_INET, &v4.sin_addr, text, sizeof(text));
+    *port = ntohs(v4.sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text));
+    *port = ntohs(v6.sin6_port);
+  }
+  return text;
+}
+
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int sock, const ConnectionLimits& limits) : sock_(sock), limits_(limits) {}
+
+  bool is_readable() const override { return WaitFor(sock_, POLLIN, limits_.read_timeout); }
+  bool is_writable() const override { return WaitFor(sock_, POLLOUT, limits_.write_timeout) && !PeerClosed(sock_); }
+
+  ssize_t read(char* data, size_t size) override {
+    if (!is_readable()) return -1;
+    ssize_t received;
+    do {
+      received = recv(sock_, data, size, 0);
+    } while (received < 0 && errno == EINTR);
+    return received;
+  }
+
+  // Writes everything or fails: a client that stops reading for longer
+  // than the write timeout is dropped.
+  ssize_t write(const char* data, size_t size) override {
+    size_t written = 0;
+    while (written < size) {
+      if (!WaitFor(sock_, POLLOUT, limits_.write_timeout)) return -1;
+      ssize_t sent = send(sock_, data + written, size - written, MSG_NOSIGNAL);
+      if (sent < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return -1;
+      }
+      written += static_cast<size_t>(sent);
+    }
+    return static_cast<ssize_t>(size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (getpeername(sock_, reinterpret_cast<sockaddr*>(&address), &length) == 0) ip = AddressText(address, &port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (getsockname(sock_, reinterpret_cast<sockaddr*>(&address), &length) == 0) ip = AddressText(address, &port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  int sock_;
+  const ConnectionLimits& limits_;
+};
+
+}  // namespace
+
+bool PeerClosed(int sock) {
+  pollfd poll_fd{sock, POLLRDHUP, 0};
+  if (poll(&poll_fd, 1, 0) <= 0) return false;
+  return (poll_fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+int CurrentRequestSocket() { return current_socket; }
+
+bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
+  int yes = 1;
+  setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+  ConnectionStream stream(sock, limits_);
+  current_socket = sock;
+  bool ok = true;
+  for (int served = 0; served < limits_.max_requests_per_connection && is_running(); ++served) {
+    // An idle keep-alive connection gives its worker back after a short wait.
+    if (!WaitFor(sock, POLLIN, served == 0 ? limits_.read_timeout : limits_.idle_keep_alive)) break;
+    const bool last = served + 1 == limits_.max_requests_per_connection;
+    bool connection_closed = false;
+    ok = process_request(stream, last, connection_closed, nullptr);
+    if (!ok || connection_closed) break;
+  }
+  current_socket = -1;
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+  return ok;
+}
+
+}  // namespace flowrun

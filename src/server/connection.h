@@ -1,0 +1,40 @@
+// Per-connection handling under cpp-httplib: flowrun runs each accepted
+// socket's keep-alive loop itself (httplib parses and routes each request)
+// so that it knows the socket a request came on. That lets a stream notice
+// a client that closed its connection while nothing is being written, and
+// bounds how long an idle keep-alive connection may hold a worker.
+// Internal to src/server.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include <httplib.h>
+
+namespace flowrun {
+
+struct ConnectionLimits {
+  std::chrono::milliseconds idle_keep_alive{5000};  // wait for a next request
+  std::chrono::milliseconds read_timeout{5000};
+  std::chrono::milliseconds write_timeout{5000};
+  int max_requests_per_connection = 100;
+};
+
+class FlowrunHttplibServer : public httplib::Server {
+ public:
+  explicit FlowrunHttplibServer(ConnectionLimits limits) : limits_(limits) {}
+
+ private:
+  // httplib calls this on a worker thread for every accepted socket.
+  bool process_and_close_socket(socket_t sock) override;
+
+  ConnectionLimits limits_;
+};
+
+// The socket of the request being handled on this thread (-1 if none).
+int CurrentRequestSocket();
+
+// True when the peer has closed or reset `sock` (never blocks).
+bool PeerClosed(int sock);
+
+}  // namespace flowrun

@@ -1,0 +1,137 @@
+// FakeOpenAiUpstream implementation on cpp-httplib. Handlers poll a stop flag
+// instead of blocking so the server's worker threads can always be joined.
+#include "fakes/fake_openai_upstream.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace flowrun::testing {
+namespace {
+
+constexpr auto kHangSlice = std::chrono::milliseconds(5);
+
+bool SameName(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string ChunkJson(const nlohmann::json& delta, const nlohmann::json& finish_reason) {
+  nlohmann::json chunk = {{"id", "chatcmpl-fake"},
+                          {"object", "chat.completion.chunk"},
+                          {"created", 1700000000},
+                          {"model", "gpt-fake"},
+                          {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish_reason}}}}};
+  return "data: " + chunk.dump() + "\n\n";
+}
+
+}  // namespace
+
+std::string RecordedRequest::Header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (SameName(key, name)) return value;
+  }
+  return "";
+}
+
+bool RecordedRequest::HasHeader(const std::string& name) const {
+  return std::any_of(headers.begin(), headers.end(), [&](const auto& entry) { return SameName(entry.first, name); });
+}
+
+FakeOpenAiUpstream::FakeOpenAiUpstream() : server_(std::make_unique<httplib::Server>()) {
+  // One request per connection: an idle keep-alive connection would hold a
+  // worker thread, and so the destructor, for up to the keep-alive timeout.
+  server_->set_keep_alive_max_count(1);
+  server_->Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
+    FakeUpstreamScript script;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last_request_.method = request.method;
+      last_request_.path = request.path;
+      last_request_.headers.clear();
+      for (const auto& [key, value] : request.headers) last_request_.headers.emplace(key, value);
+      last_request_.body = request.body;
+      script = script_;
+    }
+    ++request_count_;
+    response.status = script.status;
+    for (const auto& [key, value] : script.headers) response.set_header(key, value);
+    if (!script.chunked) {
+      std::string body;
+      for (const auto& piece : script.pieces) body += piece;
+      response.set_content(body, script.content_type);
+      return;
+    }
+    response.set_chunked_content_provider(
+        script.content_type, [this, script](size_t, httplib::DataSink& sink) {
+          responding_ = true;
+          struct Done {
+            std::atomic<bool>& flag;
+            ~Done() { flag = false; }
+          } done{responding_};
+          for (std::size_t i = 0; i < script.pieces.size(); ++i) {
+            if (i > 0 && script.piece_delay.count() > 0) {
+              const auto until = std::chrono::steady_clock::now() + script.piece_delay;
+              while (std::chrono::steady_clock::now() < until) {
+                if (stopping_) return false;
+                std::this_thread::sleep_for(kHangSlice);
+              }
+            }
+            if (stopping_ || !sink.write(script.pieces[i].data(), script.pieces[i].size())) return false;
+          }
+          switch (script.end) {
+            case FakeUpstreamScript::End::kComplete:
+              sink.done();
+              return true;
+            case FakeUpstreamScript::End::kAbort:
+              return false;
+            case FakeUpstreamScript::End::kHang:
+              while (!stopping_) std::this_thread::sleep_for(kHangSlice);
+              return false;
+          }
+          return false;
+        });
+  });
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ > 0) thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() is a no-op until the accept loop runs, so wait for it here.
+  while (port_ > 0 && !server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+FakeOpenAiUpstream::~FakeOpenAiUpstream() {
+  stopping_ = true;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FakeOpenAiUpstream::base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+
+void FakeOpenAiUpstream::SetScript(FakeUpstreamScript script) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  script_ = std::move(script);
+}
+
+void FakeOpenAiUpstream::SetStream(std::vector<std::string> pieces, FakeUpstreamScript::End end,
+                                   std::chrono::milliseconds piece_delay) {
+  FakeUpstreamScript script;
+  script.pieces = std::move(pieces);
+  script.end = end;
+  script.piece_delay = piece_delay;
+  SetScript(std::move(script));
+}
+
+RecordedRequest FakeOpenAiUpstream::last_request() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_request_;
+}
+
+std::string OpenAiDeltaEvent(const std::string& content) {
+  return ChunkJson({{"content", content}}, nullptr);
+}
+
+std::string OpenAiFinishEvent() { return ChunkJson(nlohmann::json::object(), "stop"); }
+
+}  // namespace flowrun::testing
