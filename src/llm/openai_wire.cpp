@@ -68,7 +68,14 @@ std::string UpstreamErrorMessage(std::string_view body) {
   if (!parsed.is_discarded() && parsed.is_object()) {
     for (const char* key : {"error", "detail", "message"}) {
       auto found = parsed.find(key);
-      if (found != parsed.end() && !found->is_null()) return Abbreviate(ErrorText(*found), 500);
+      if (found == parsed.end() || found->is_null()) continue;
+      std::string text = ErrorText(*found);
+      // {"error": "SyntaxError", "message": "Expected ','..."}: the name alone says little.
+      auto message = parsed.find("message");
+      if (found->is_string() && message != parsed.end() && message->is_string() && key != std::string("message")) {
+        text += ": " + message->get<std::string>();
+      }
+      return Abbreviate(text, 500);
     }
   }
   return Abbreviate(body, 200);

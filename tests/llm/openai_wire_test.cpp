@@ -52,6 +52,9 @@ TEST(OpenAiWireTest, ExtractsMessagesFromErrorBodies) {
   EXPECT_EQ(UpstreamErrorMessage(R"({"detail":"Not Found"})"), "Not Found");
   EXPECT_EQ(UpstreamErrorMessage("  Bad gateway\n"), "Bad gateway");
   EXPECT_EQ(UpstreamErrorMessage(""), "");
+  // As @dwmkerr/mock-llm answers a request it cannot template:
+  EXPECT_EQ(UpstreamErrorMessage(R"({"error":"SyntaxError","message":"Expected ',' at 171","status":500})"),
+            "SyntaxError: Expected ',' at 171");
   EXPECT_EQ(UpstreamErrorMessage(std::string(300, 'a')), std::string(200, 'a') + "...");
 }
 
