@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -25,7 +26,29 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-body", service_options.max_body_bytes, "largest accepted request body in bytes")
       ->capture_default_str();
+  int max_streams = -1;
+  double heartbeat_s = 15, drain_s = 30, write_timeout_s = 5;
+  app.add_option("--max-streams", max_streams,
+                 "concurrent streams; beyond it 503 + Retry-After (default: threads minus a reserve)");
+  app.add_option("--heartbeat", heartbeat_s, "seconds of quiet before a ': ping' comment")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--drain-timeout", drain_s, "seconds running streams get to finish on SIGINT/SIGTERM")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--write-timeout", write_timeout_s, "seconds a client may stop reading before it is dropped")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   if (auto exit_code = ParseArgs(app, args)) return *exit_code;
+  auto to_ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
+  service_options.heartbeat = to_ms(heartbeat_s);
+  server_options.write_timeout = to_ms(write_timeout_s);
+  // Keep workers for /healthz, 503 answers and new connections when every
+  // stream slot is taken.
+  const int reserve = std::max(2, server_options.threads / 8);
+  service_options.max_streams = static_cast<size_t>(
+      max_streams >= 0 ? max_streams : std::max(1, server_options.threads - reserve));
+  if (max_streams >= server_options.threads) {
+    std::cerr << "flowrun serve: warning: --max-streams " << max_streams << " leaves no worker for other requests"
+              << " (--threads " << server_options.threads << ")\n";
+  }
 
   std::vector<std::string> errors;
   const auto files = ExpandFlowPaths(paths, &errors);
@@ -69,14 +92,18 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
       if (!description.empty()) LogInfo("  step '" + step.id + "' (" + step.type + "): " + description);
     }
   }
-  LogInfo("playground at " + base + "/ ; " + std::to_string(server_options.threads) + " worker threads");
+  LogInfo("playground at " + base + "/ ; " + std::to_string(server_options.threads) + " worker threads, up to " +
+          std::to_string(service_options.max_streams) + " concurrent streams");
   // Tests read the bound port from this line when they pass --port 0.
   std::cout << "listening on " << base << std::endl;
 
   int received = 0;
   sigwait(&signals, &received);
-  LogInfo(std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
-  server.Stop();
+  LogInfo(std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") +
+          ", no longer accepting; draining " + std::to_string(service->ActiveStreams()) + " stream(s) for up to " +
+          std::to_string(drain_s) + " s");
+  server.Shutdown(to_ms(drain_s));
+  LogInfo("stopped");
   return 0;
 }
 

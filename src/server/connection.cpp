@@ -9,6 +9,8 @@
 
 #include <cerrno>
 
+#include "server/worker_pool.h"
+
 namespace flowrun {
 namespace {
 
@@ -96,16 +98,37 @@ bool PeerClosed(int sock) {
 
 int CurrentRequestSocket() { return current_socket; }
 
+void FlowrunHttplibServer::UseWorkerPool(size_t threads) {
+  new_task_queue = [this, threads] {
+    auto* pool = new WorkerPool(threads);
+    pool_.store(pool);
+    return pool;
+  };
+}
+
+bool FlowrunHttplibServer::WaitForNextRequest(int sock, std::chrono::milliseconds limit, bool may_yield) const {
+  constexpr std::chrono::milliseconds kSlice{50};
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!stopping_.load()) {
+    if (WaitFor(sock, POLLIN, kSlice)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // A connection that only holds its worker yields it to one that waits.
+    WorkerPool* pool = pool_.load();
+    if (may_yield && pool != nullptr && pool->waiting() > 0) return false;
+  }
+  return false;
+}
+
 bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
   int yes = 1;
   setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   ConnectionStream stream(sock, limits_);
   current_socket = sock;
   bool ok = true;
-  for (int served = 0; served < limits_.max_requests_per_connection && is_running(); ++served) {
-    // An idle keep-alive connection gives its worker back after a short wait.
-    if (!WaitFor(sock, POLLIN, served == 0 ? limits_.read_timeout : limits_.idle_keep_alive)) break;
-    const bool last = served + 1 == limits_.max_requests_per_connection;
+  for (int served = 0; served < limits_.max_requests_per_connection; ++served) {
+    const bool kept_alive = served > 0;
+    if (!WaitForNextRequest(sock, kept_alive ? limits_.idle_keep_alive : limits_.read_timeout, kept_alive)) break;
+    const bool last = served + 1 == limits_.max_requests_per_connection || stopping_.load();
     bool connection_closed = false;
     ok = process_request(stream, last, connection_closed, nullptr);
     if (!ok || connection_closed) break;

@@ -20,15 +20,28 @@ struct ConnectionLimits {
   int max_requests_per_connection = 100;
 };
 
+class WorkerPool;
+
 class FlowrunHttplibServer : public httplib::Server {
  public:
   explicit FlowrunHttplibServer(ConnectionLimits limits) : limits_(limits) {}
 
+  // Uses a WorkerPool of `threads` workers (instead of httplib's own).
+  void UseWorkerPool(size_t threads);
+  // After this, connections finish their current request and close.
+  void BeginStop() { stopping_.store(true); }
+
  private:
   // httplib calls this on a worker thread for every accepted socket.
   bool process_and_close_socket(socket_t sock) override;
+  // Waits for the next request on a kept-alive connection; false when the
+  // connection should close instead (idle too long, stopping, or other
+  // connections are waiting for this worker).
+  bool WaitForNextRequest(int sock, std::chrono::milliseconds limit, bool may_yield) const;
 
   ConnectionLimits limits_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<WorkerPool*> pool_{nullptr};
 };
 
 // The socket of the request being handled on this thread (-1 if none).

@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "flow/runner.h"
-#include "server/sse.h"
+#include "core/log.h"
+#include "server/stream_session.h"
 
 namespace flowrun {
 
@@ -24,6 +24,32 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   response.status = status;
   response.body = body.dump() + "\n";
   return response;
+}
+
+std::string Milliseconds(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f ms", ms);
+  return text;
+}
+
+// One line per finished stream: how it ended, chunks, first chunk, duration.
+void LogStream(const std::string& label, const StreamOutcome& outcome) {
+  std::string line = label + " 200 stream ";
+  if (outcome.client_gone) {
+    line += "ended: client disconnected";
+  } else if (!outcome.ok) {
+    line += "ended with error in step '" + outcome.error_step + "': " + outcome.error;
+  } else {
+    line += "done";
+  }
+  line += ", " + std::to_string(outcome.chunks) + " chunks, first chunk " +
+          (outcome.first_chunk_ms < 0 ? std::string("none") : Milliseconds(outcome.first_chunk_ms)) + ", total " +
+          Milliseconds(outcome.duration_ms);
+  if (outcome.ok) {
+    LogInfo(line);
+  } else {
+    LogWarn(line);
+  }
 }
 
 }  // namespace
@@ -70,6 +96,22 @@ std::shared_ptr<const FlowService::FlowTable> FlowService::Flows() const {
 }
 
 HttpResponse FlowService::Handle(const HttpRequest& request) const {
+  HttpResponse response = Route(request);
+  if (!response.stream) {
+    // Streams log when they end; everything else logs here, errors louder.
+    std::string line = request.method + " " + request.path + " " + std::to_string(response.status);
+    if (response.status >= 400) {
+      auto body = nlohmann::json::parse(response.body, nullptr, false);
+      if (body.is_object() && body.contains("error")) line += ": " + body["error"].get<std::string>();
+      LogInfo(line);
+    } else {
+      LogDebug(line);
+    }
+  }
+  return response;
+}
+
+HttpResponse FlowService::Route(const HttpRequest& request) const {
   auto flows = Flows();
   const bool is_get = request.method == "GET" || request.method == "HEAD";
   std::string allowed;
@@ -145,38 +187,26 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   auto slot = std::make_shared<StreamSlot>(active_streams_);
 
   auto events_param = request.query.find("events");
-  const bool all_events = events_param != request.query.end() && events_param->second == "all";
+  StreamSettings settings;
+  settings.all_events = events_param != request.query.end() && events_param->second == "all";
+  settings.heartbeat = options_.heartbeat;
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  response.stream = [this, slot, flow = std::move(flow), input = std::move(*input), all_events](StreamWriter& writer) {
-    using Clock = std::chrono::steady_clock;
-    uint64_t next_id = 1;
-    Clock::time_point last_write = Clock::now();
-    bool writable = true;
-    auto write = [&](const std::string& bytes) {
-      writable = writable && writer.Write(bytes);
-      last_write = Clock::now();
-      return writable;
-    };
+  std::string label = request.method + " " + request.path;
+  response.stream = [this, slot, flow = std::move(flow), input = std::move(*input), settings,
+                     label = std::move(label)](StreamWriter& writer) {
     Cancellation cancel;
-    // Runs while the model is quiet: keeps proxies from cutting an idle
-    // stream and notices a client that has gone.
-    cancel.SetProbe([&] {
-      if (writable && Clock::now() - last_write >= options_.heartbeat) write(SseHeartbeat());
-      return writable && writer.ClientConnected();
-    });
     {
       std::lock_guard<std::mutex> lock(mutex_);
       running_.insert(&cancel);
     }
-    RunFlow(*flow, input, [&](const Event& event) {
-      const bool step_event = event.type == Event::Type::kStepBefore || event.type == Event::Type::kStepAfter;
-      if (step_event && !all_events) return true;
-      return write(FormatSseEvent(event, next_id++));
-    }, cancel);
-    std::lock_guard<std::mutex> lock(mutex_);
-    running_.erase(&cancel);
+    StreamOutcome outcome = StreamFlow(*flow, input, settings, writer, cancel);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      running_.erase(&cancel);
+    }
+    LogStream(label, outcome);
   };
   return response;
 }

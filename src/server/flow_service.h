@@ -46,6 +46,7 @@ class FlowService {
   using FlowTable = std::map<std::string, std::shared_ptr<const Flow>>;
 
   std::shared_ptr<const FlowTable> Flows() const;
+  HttpResponse Route(const HttpRequest& request) const;
   HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const;
   HttpResponse ListFlows(const FlowTable& flows) const;
 

@@ -1,8 +1,9 @@
-// cpp-httplib adapter: converts requests, writes SSE streams through a
-// chunked content provider, and keeps the socket options explicit.
+// cpp-httplib adapter: converts requests, bounds request bodies, writes SSE
+// streams through a chunked content provider, and drains on shutdown.
 #include "server/http_server.h"
 
-#include <chrono>
+#include <sys/socket.h>
+
 #include <thread>
 
 #include <httplib.h>
@@ -13,7 +14,7 @@
 namespace flowrun {
 namespace {
 
-HttpRequest Convert(const httplib::Request& in) {
+HttpRequest Convert(const httplib::Request& in, std::string body) {
   HttpRequest out;
   out.method = in.method;
   out.path = in.path;
@@ -23,7 +24,7 @@ HttpRequest Convert(const httplib::Request& in) {
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers.emplace(std::move(lower), value);
   }
-  out.body = in.body;
+  out.body = std::move(body);
   return out;
 }
 
@@ -47,35 +48,59 @@ class SinkWriter : public StreamWriter {
   bool ok_ = true;
 };
 
+void SetError(httplib::Response& response, const HttpResponse& error) {
+  response.status = error.status;
+  response.set_content(error.body, error.content_type);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   std::shared_ptr<FlowService> service;
   ServerOptions options;
-  FlowrunHttplibServer server{ConnectionLimits{}};
+  std::unique_ptr<FlowrunHttplibServer> server;
   std::thread thread;
 
-  void Serve(const httplib::Request& request, httplib::Response& response) {
-    const auto started = std::chrono::steady_clock::now();
-    HttpResponse result = service->Handle(Convert(request));
+  void Serve(const httplib::Request& request, httplib::Response& response, std::string body) {
+    HttpResponse result = service->Handle(Convert(request, std::move(body)));
     response.status = result.status;
     for (const auto& [name, value] : result.headers) response.set_header(name, value);
-    if (result.stream) {
-      // Exactly "text/event-stream": httplib compresses other text types,
-      // which would hold the stream back until the end.
-      response.set_chunked_content_provider(
-          "text/event-stream", [stream = std::move(result.stream)](size_t, httplib::DataSink& sink) {
-            SinkWriter writer(sink);
-            stream(writer);
-            if (writer.ok()) sink.done();
-            return writer.ok();
-          });
-    } else {
+    if (!result.stream) {
       response.set_content(result.body, result.content_type);
+      return;
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    LogDebug(request.method + " " + request.path + " " + std::to_string(result.status) + " " +
-             std::to_string(ms) + " ms");
+    // Exactly "text/event-stream": httplib compresses other text types,
+    // which would hold the stream back until the end.
+    response.set_chunked_content_provider(
+        "text/event-stream", [stream = std::move(result.stream)](size_t, httplib::DataSink& sink) {
+          SinkWriter writer(sink);
+          stream(writer);
+          if (writer.ok()) sink.done();
+          return writer.ok();
+        });
+  }
+
+  // Reads the body ourselves so the size limit also holds for chunked
+  // uploads (httplib 0.11.4 checks only Content-Length: CVE-2025-46728).
+  void ServeWithBody(const httplib::Request& request, httplib::Response& response,
+                     const httplib::ContentReader& reader) {
+    const size_t limit = service->options().max_body_bytes;
+    std::string body;
+    bool too_large = false;
+    reader([&](const char* data, size_t length) {
+      if (body.size() + length > limit) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, length);
+      return true;
+    });
+    if (too_large) {
+      SetError(response, JsonError(413, "request body is over the limit of " + std::to_string(limit) + " bytes"));
+      response.set_header("Connection", "close");
+      return;
+    }
+    Serve(request, response, std::move(body));
   }
 };
 
@@ -83,14 +108,18 @@ HttpServer::HttpServer(std::shared_ptr<FlowService> service, ServerOptions optio
     : impl_(std::make_unique<Impl>()) {
   impl_->service = std::move(service);
   impl_->options = std::move(options);
+  ConnectionLimits limits;
+  limits.read_timeout = impl_->options.read_timeout;
+  limits.write_timeout = impl_->options.write_timeout;
+  limits.idle_keep_alive = impl_->options.idle_keep_alive;
+  impl_->server = std::make_unique<FlowrunHttplibServer>(limits);
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status HttpServer::Start() {
-  auto& server = impl_->server;
-  const int threads = std::max(1, impl_->options.threads);
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  auto& server = *impl_->server;
+  server.UseWorkerPool(static_cast<size_t>(std::max(1, impl_->options.threads)));
   server.set_tcp_nodelay(true);
   // httplib's default sets SO_REUSEPORT, which lets a second server bind a
   // busy port silently; REUSEADDR alone reports "address in use".
@@ -98,19 +127,33 @@ Status HttpServer::Start() {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  server.set_payload_max_length(impl_->service->options().max_body_bytes);
+  const size_t limit = impl_->service->options().max_body_bytes;
+  // A declared length over the limit is refused before the body is read.
+  server.set_pre_routing_handler([limit](const httplib::Request& request, httplib::Response& response) {
+    const std::string declared = request.get_header_value("Content-Length");
+    if (declared.empty() || declared.find_first_not_of("0123456789") != std::string::npos ||
+        declared.size() > 18 || std::stoull(declared) <= limit) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    SetError(response, JsonError(413, "request body is " + declared + " bytes; the limit is " + std::to_string(limit)));
+    response.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.set_payload_max_length(std::numeric_limits<size_t>::max());
   auto handler = [this](const httplib::Request& request, httplib::Response& response) {
-    impl_->Serve(request, response);
+    impl_->Serve(request, response, request.body);
   };
+  auto with_body = [this](const httplib::Request& request, httplib::Response& response,
+                          const httplib::ContentReader& reader) { impl_->ServeWithBody(request, response, reader); };
   server.Get(".*", handler);
-  server.Post(".*", handler);
-  server.Put(".*", handler);
-  server.Patch(".*", handler);
-  server.Delete(".*", handler);
   server.Options(".*", handler);
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
-    response.status = 500;
-    response.set_content(R"({"error":"internal error"})", "application/json");
+  server.Post(".*", with_body);
+  server.Put(".*", with_body);
+  server.Patch(".*", with_body);
+  server.Delete(".*", handler);
+  server.set_exception_handler([](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {
+    LogError("internal error while serving " + request.method + " " + request.path);
+    SetError(response, JsonError(500, "internal error"));
   });
   const auto& host = impl_->options.host;
   if (impl_->options.port == 0) {
@@ -122,18 +165,24 @@ Status HttpServer::Start() {
     return Status::Error("cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
                          " (address in use or not available)");
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
   return Status::Ok();
 }
 
-void HttpServer::Wait() {
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
-
-void HttpServer::Stop() {
-  if (!impl_) return;
-  impl_->server.stop();
-  Wait();
+void HttpServer::Shutdown(std::chrono::milliseconds drain) {
+  if (!impl_->thread.joinable()) return;
+  impl_->server->BeginStop();
+  impl_->server->stop();  // closes the listening socket; workers keep going
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  while (impl_->service->ActiveStreams() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (impl_->service->ActiveStreams() > 0) {
+    LogWarn(std::to_string(impl_->service->ActiveStreams()) +
+            " stream(s) still running after the drain timeout; ending them");
+    impl_->service->CancelAllStreams("the server is shutting down");
+  }
+  impl_->thread.join();  // returns once every worker has finished
 }
 
 }  // namespace flowrun

@@ -1,8 +1,10 @@
-// HttpServer: serves a FlowService over HTTP/1.1. The only file that knows
-// cpp-httplib. Start() binds (port 0 picks a free port) and serves on a
-// background thread; Stop() ends it. Start/Stop from one thread.
+// HttpServer: serves a FlowService over HTTP/1.1. The only code that knows
+// cpp-httplib lives in src/server (this file, connection.*, worker_pool.*).
+// Start() binds (port 0 picks a free port) and serves on a background
+// thread; Shutdown() drains and stops. Start/Shutdown from one thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -13,8 +15,11 @@ namespace flowrun {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 3000;  // 0: any free port
-  int threads = 64;  // worker pool size: one stream holds one worker
+  int port = 3000;   // 0: any free port
+  int threads = 64;  // worker pool size: one open stream or connection holds one
+  std::chrono::milliseconds read_timeout{5000};
+  std::chrono::milliseconds write_timeout{5000};  // a client that stops reading is dropped after this
+  std::chrono::milliseconds idle_keep_alive{5000};
 };
 
 class HttpServer {
@@ -24,12 +29,13 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts serving in the background; sets the bound port.
+  // Binds and starts serving in the background; then port() is the bound port.
   Status Start();
   int port() const { return port_; }
-  // Blocks until the server stops (after Stop() from another thread or a signal).
-  void Wait();
-  void Stop();
+
+  // Stops accepting, lets running streams finish for up to `drain`, ends the
+  // rest with an error event (then done), and returns when all are closed.
+  void Shutdown(std::chrono::milliseconds drain);
 
  private:
   struct Impl;
