@@ -1,9 +1,10 @@
 # Thin wrapper over CMake. `make run` and `make test` install what is missing first.
 BUILD ?= build
 PORT ?= 3000
+FUZZ_RUNS ?= 20000
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test asan clean
+.PHONY: all deps build run test asan fuzz clean
 
 all: build
 
@@ -23,5 +24,12 @@ test: build
 asan:
 	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DFLOWRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# libFuzzer targets (fuzz/) built with clang, each run FUZZ_RUNS times over a copy of its corpus.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DFLOWRUN_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz
+	@fuzz/run-fuzzers.sh build-fuzz $(FUZZ_RUNS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages flowrun needs to build and test.
 # Idempotent and quick: apt-get runs only when something is missing.
+# `install-deps.sh fuzz` also installs clang for `make fuzz`.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,9 @@ packages=(
   libyaml-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
 )
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes
+fi
 
 missing=()
 for package in "${packages[@]}"; do

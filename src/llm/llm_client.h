@@ -30,6 +30,28 @@ struct ChatRequest {
 // consumer is gone; the client then stops the transfer and returns.
 using DeltaCallback = std::function<bool(std::string_view text)>;
 
+// Coarse cause of a failed stream, so callers can count failures by kind
+// without parsing messages.
+enum class StreamFault {
+  kNone,           // the answer finished
+  kCancelled,      // the consumer went away or the run was cancelled
+  kUnreachable,    // no HTTP response: refused, connect timeout, closed early
+  kHttpStatus,     // a non-2xx response (see StreamStats::http_status)
+  kUpstreamError,  // the stream carried an error object
+  kMalformed,      // not JSON, an oversized line, or not a stream at all
+  kTruncated,      // the body ended or was reset before the answer finished
+  kTimeout,        // no first token, or the upstream went silent
+  kOther,
+};
+
+// How one Stream call went.
+struct StreamStats {
+  int attempts = 0;     // upstream requests started (0 if cancelled before any)
+  int retries = 0;      // attempts after the first
+  int http_status = 0;  // status of the last response, 0 when none arrived
+  StreamFault fault = StreamFault::kNone;
+};
+
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
@@ -39,6 +61,20 @@ class LlmClient {
   // error Status whose message never contains credentials.
   virtual Status Stream(const ChatRequest& request, const DeltaCallback& on_delta,
                         const Cancellation& cancel) = 0;
+
+  // Stream, also filling `*stats` (when not null). A separate name rather
+  // than an overload so existing overrides of Stream neither hide it nor need
+  // changing; this default suits providers that never retry.
+  virtual Status StreamWithStats(const ChatRequest& request, const DeltaCallback& on_delta,
+                                 const Cancellation& cancel, StreamStats* stats) {
+    Status status = Stream(request, on_delta, cancel);
+    if (stats != nullptr) {
+      *stats = StreamStats();
+      stats->attempts = 1;
+      stats->fault = status.ok() ? StreamFault::kNone : StreamFault::kOther;
+    }
+    return status;
+  }
 
   // Human-readable description for start-up logs, e.g.
   // "openai at https://api.openai.com/v1" or "mock (offline)". No secrets.

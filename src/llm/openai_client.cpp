@@ -1,261 +1,26 @@
-// OpenAiClient: streams chat completions from an OpenAI-compatible server.
-// The transfer runs on curl's multi interface so the calling thread wakes at
-// least every kPollInterval to notice cancellation and timeouts even while
-// the upstream sends nothing.
+// OpenAiClient: streams chat completions from an OpenAI-compatible server,
+// retrying faults that happen before any text reached the consumer. Once a
+// delta has been handed on, a retry could repeat or contradict it, so every
+// later fault is final.
 #include "llm/openai_client.h"
 
-#include <curl/curl.h>
-
-#include <chrono>
+#include <algorithm>
+#include <random>
 #include <utility>
 
+#include "core/log.h"
 #include "llm/curl_handles.h"
 #include "llm/openai_wire.h"
-#include "llm/sse_line_parser.h"
+#include "llm/retry_policy.h"
+#include "llm/stream_attempt.h"
 
 namespace flowrun {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr auto kPollInterval = std::chrono::milliseconds(50);
-constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;
-// After [DONE] the body normally ends at once; reading that end lets curl
-// keep the connection for the next request, but a lingering server must not
-// hold up a finished answer.
-constexpr auto kDrainGrace = std::chrono::milliseconds(200);
-
-long MillisSince(Clock::time_point start) {
-  return static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+std::mt19937_64& ThreadRandom() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return random;
 }
-
-// One HTTP exchange with the upstream. Kept separate from the client so a
-// retry loop can run several attempts and ask each whether any text reached
-// the consumer (only then is a retry unsafe).
-class StreamAttempt {
- public:
-  StreamAttempt(const OpenAiConfig& config, std::string display_url, const DeltaCallback& on_delta,
-                const Cancellation& cancel)
-      : config_(config), display_url_(std::move(display_url)), on_delta_(on_delta), cancel_(cancel) {}
-
-  Status Run(CurlHandles& handles, const std::string& url, const std::string& body) {
-    CURL* easy = handles.easy();
-    easy_ = easy;
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Accept: text/event-stream");
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-    if (!config_.api_key.empty()) {
-      headers = curl_slist_append(headers, ("Authorization: Bearer " + config_.api_key).c_str());
-    }
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "flowrun");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, config_.connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &StreamAttempt::WriteThunk);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &StreamAttempt::ProgressThunk);
-    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
-
-    start_ = Clock::now();
-    const CURLcode result = Drive(handles);
-    long http_status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
-    // The easy handle outlives this frame; it must not keep pointers into it.
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
-    curl_slist_free_all(headers);
-    const std::string curl_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
-    return Classify(result, http_status, curl_error);
-  }
-
-  bool delivered_text() const { return deltas_delivered_ > 0; }
-
- private:
-  enum class BodyMode { kUnknown, kStream, kErrorBody, kPlainJson };
-  enum class Stop { kNone, kDone, kCancelled, kFailed };
-
-  // Runs the transfer until it ends or we stop it; returns curl's verdict.
-  CURLcode Drive(CurlHandles& handles) {
-    CURLM* multi = handles.multi();
-    curl_multi_add_handle(multi, handles.easy());
-    CURLcode result = CURLE_OK;
-    bool ended = false;
-    while (true) {
-      int running = 0;
-      const CURLMcode multi_code = curl_multi_perform(multi, &running);
-      if (multi_code != CURLM_OK) {
-        Fail("cannot reach upstream " + display_url_ + ": " + curl_multi_strerror(multi_code));
-        break;
-      }
-      if (running == 0) {
-        ended = true;
-        break;
-      }
-      CheckClock();
-      if (ShouldLeave()) break;
-      curl_multi_poll(multi, nullptr, 0, static_cast<int>(kPollInterval.count()), nullptr);
-    }
-    int pending = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi, &pending)) {
-      if (message->msg == CURLMSG_DONE) result = message->data.result;
-    }
-    // Removing an unfinished transfer closes its connection: what an abort wants.
-    curl_multi_remove_handle(multi, handles.easy());
-    return ended ? result : CURLE_ABORTED_BY_CALLBACK;
-  }
-
-  bool ShouldLeave() const {
-    if (stop_ == Stop::kDone) return Clock::now() - done_at_ > kDrainGrace;
-    return stop_ != Stop::kNone;
-  }
-
-  void CheckClock() {
-    if (stop_ != Stop::kNone) return;
-    if (cancel_.IsCancelled()) {
-      stop_ = Stop::kCancelled;
-    } else if (config_.first_token_timeout_ms > 0 && deltas_delivered_ == 0 && !finished_ &&
-               MillisSince(start_) > config_.first_token_timeout_ms) {
-      Fail("upstream sent no answer within " + std::to_string(config_.first_token_timeout_ms) + " ms");
-    } else if (config_.idle_timeout_ms > 0 && got_body_ && MillisSince(last_byte_) > config_.idle_timeout_ms) {
-      Fail("upstream went silent for " + std::to_string(config_.idle_timeout_ms) + " ms mid-answer");
-    }
-  }
-
-  static size_t WriteThunk(char* data, size_t size, size_t count, void* self) {
-    return static_cast<StreamAttempt*>(self)->OnBody(std::string_view(data, size * count));
-  }
-
-  static int ProgressThunk(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    auto* attempt = static_cast<StreamAttempt*>(self);
-    attempt->CheckClock();
-    return attempt->stop_ == Stop::kNone || attempt->stop_ == Stop::kDone ? 0 : 1;
-  }
-
-  // Returning less than the size given makes curl abort the transfer.
-  size_t OnBody(std::string_view bytes) {
-    if (mode_ == BodyMode::kUnknown) mode_ = DetectMode();
-    got_body_ = true;
-    last_byte_ = Clock::now();
-    CheckClock();
-    if (stop_ == Stop::kDone) return bytes.size();  // drain what follows [DONE]
-    if (stop_ != Stop::kNone) return 0;
-    if (mode_ != BodyMode::kStream) {
-      // Non-streamed bodies are read for their message only, and only so far.
-      const std::size_t room = kMaxErrorBodyBytes - body_.size();
-      body_.append(bytes.substr(0, room));
-      return bytes.size() <= room ? bytes.size() : 0;
-    }
-    const SseFeedResult fed =
-        parser_.Feed(bytes, [this](const SseEvent& event) { return OnEvent(event); });
-    if (fed == SseFeedResult::kTooLarge) Fail("upstream sent an oversized event: " + parser_.error());
-    return fed == SseFeedResult::kOk || stop_ == Stop::kDone ? bytes.size() : 0;
-  }
-
-  BodyMode DetectMode() {
-    long status = 0;
-    curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) return BodyMode::kErrorBody;
-    const char* content_type = nullptr;
-    curl_easy_getinfo(easy_, CURLINFO_CONTENT_TYPE, &content_type);
-    // A server that ignored "stream": true answers with one JSON document.
-    if (content_type != nullptr && std::string_view(content_type).find("json") != std::string_view::npos) {
-      return BodyMode::kPlainJson;
-    }
-    return BodyMode::kStream;
-  }
-
-  bool OnEvent(const SseEvent& event) {
-    if (event.event == "error") {
-      Fail("upstream error: " + UpstreamErrorMessage(event.data));
-      return false;
-    }
-    OpenAiChunk chunk;
-    Status parsed = ParseOpenAiChunk(event.data, &chunk);
-    if (!parsed.ok()) {
-      Fail(parsed.message());
-      return false;
-    }
-    if (chunk.done) {
-      stop_ = Stop::kDone;
-      done_at_ = Clock::now();
-      return false;
-    }
-    if (!chunk.content.empty()) {
-      ++deltas_delivered_;
-      if (!on_delta_(chunk.content)) {
-        stop_ = Stop::kCancelled;
-        return false;
-      }
-    }
-    if (chunk.finished) finished_ = true;
-    return true;
-  }
-
-  Status Classify(CURLcode result, long http_status, const std::string& curl_error) {
-    switch (stop_) {
-      case Stop::kDone: return Status::Ok();
-      case Stop::kCancelled: return Status::Error("cancelled");
-      case Stop::kFailed: return failure_;
-      case Stop::kNone: break;
-    }
-    if (http_status != 0 && (http_status < 200 || http_status > 299)) {
-      const std::string message = UpstreamErrorMessage(RedactSecret(body_, config_.api_key));
-      return Status::Error("upstream returned HTTP " + std::to_string(http_status) +
-                           (message.empty() ? "" : ": " + message));
-    }
-    if (mode_ == BodyMode::kPlainJson) {
-      OpenAiChunk ignored;
-      Status parsed = ParseOpenAiChunk(body_, &ignored);
-      if (parsed.message().rfind("upstream error: ", 0) == 0) return parsed;
-      return Status::Error("upstream answered without streaming (Content-Type application/json)");
-    }
-    if (result != CURLE_OK && http_status == 0) {
-      return Status::Error("cannot reach upstream " + display_url_ + ": " + curl_error);
-    }
-    // Some servers close right after the last data line; accept that event.
-    parser_.Finish([this](const SseEvent& event) { return OnEvent(event); });
-    if (stop_ == Stop::kFailed) return failure_;
-    if (stop_ == Stop::kCancelled) return Status::Error("cancelled");
-    if (stop_ == Stop::kDone || finished_) return Status::Ok();
-    std::string message = "upstream stream ended before the answer finished";
-    if (result != CURLE_OK) message += " (" + curl_error + ")";
-    return Status::Error(message);
-  }
-
-  void Fail(std::string message) {
-    if (stop_ != Stop::kNone) return;
-    stop_ = Stop::kFailed;
-    failure_ = Status::Error(std::move(message));
-  }
-
-  const OpenAiConfig& config_;
-  const std::string display_url_;
-  const DeltaCallback& on_delta_;
-  const Cancellation& cancel_;
-  CURL* easy_ = nullptr;
-  SseLineParser parser_;
-  BodyMode mode_ = BodyMode::kUnknown;
-  Stop stop_ = Stop::kNone;
-  Status failure_;
-  std::string body_;  // non-streamed body, capped at kMaxErrorBodyBytes
-  int deltas_delivered_ = 0;
-  bool finished_ = false;  // a finish_reason arrived
-  bool got_body_ = false;
-  Clock::time_point start_;
-  Clock::time_point last_byte_;
-  Clock::time_point done_at_;
-};
 
 class OpenAiClient : public LlmClient {
  public:
@@ -267,20 +32,53 @@ class OpenAiClient : public LlmClient {
 
   Status Stream(const ChatRequest& request, const DeltaCallback& on_delta,
                 const Cancellation& cancel) override {
-    if (cancel.IsCancelled()) return Status::Error("cancelled");
+    return StreamWithStats(request, on_delta, cancel, nullptr);
+  }
+
+  Status StreamWithStats(const ChatRequest& request, const DeltaCallback& on_delta, const Cancellation& cancel,
+                         StreamStats* stats) override {
+    StreamStats ignored;
+    StreamStats& counts = stats != nullptr ? *stats : ignored;
+    counts = StreamStats();
+    if (cancel.IsCancelled()) return Cancelled(counts);
     const std::string body = BuildChatRequestBody(request);
     CurlLease lease;
-    if (!lease.ok()) return Status::Error("cannot start an upstream transfer: curl initialisation failed");
-    StreamAttempt attempt(config_, display_url_, on_delta, cancel);
-    const Status status = attempt.Run(lease.handles(), url_, body);
-    // Every message leaves through here; upstreams sometimes echo the key.
-    if (status.ok()) return status;
-    return Status::Error(RedactSecret(status.message(), config_.api_key));
+    if (!lease.ok()) {
+      counts.fault = StreamFault::kOther;
+      return Status::Error("cannot start an upstream transfer: curl initialisation failed");
+    }
+    const int max_attempts = std::max(1, config_.max_attempts);
+    for (int attempt = 1;; ++attempt) {
+      counts.attempts = attempt;
+      counts.retries = attempt - 1;
+      AttemptResult result = RunStreamAttempt(config_, display_url_, lease.handles(), url_, body, on_delta, cancel);
+      counts.http_status = static_cast<int>(result.http_status);
+      counts.fault = result.fault;
+      if (result.status.ok()) return result.status;
+      // Every message leaves through here; upstreams sometimes echo the key.
+      std::string message = RedactSecret(result.status.message(), config_.api_key);
+      const bool may_retry = result.transient && !result.delivered;
+      if (!may_retry) return Status::Error(std::move(message));
+      if (attempt >= max_attempts) {
+        if (attempt > 1) message += " (gave up after " + std::to_string(attempt) + " attempts)";
+        return Status::Error(std::move(message));
+      }
+      const long wait_ms = RetryDelayMs(attempt, config_.retry_initial_ms, config_.retry_max_ms,
+                                        result.retry_after_ms, ThreadRandom());
+      LogWarn(message + "; retrying in " + std::to_string(wait_ms) + " ms (attempt " + std::to_string(attempt + 1) +
+              " of " + std::to_string(max_attempts) + ")");
+      if (!SleepUnlessCancelled(std::chrono::milliseconds(wait_ms), cancel)) return Cancelled(counts);
+    }
   }
 
   std::string Describe() const override { return "openai at " + display_url_; }
 
  private:
+  static Status Cancelled(StreamStats& counts) {
+    counts.fault = StreamFault::kCancelled;
+    return Status::Error("cancelled");
+  }
+
   OpenAiConfig config_;
   std::string url_;
   std::string display_url_;

@@ -124,7 +124,7 @@ HttpResponse FlowService::Route(const HttpRequest& request) const {
     }
     allowed = "GET";
   } else if (request.path == "/healthz") {
-    if (is_get) return Json(200, {{"status", "ok"}, {"flows", flows->size()}});
+    if (is_get) return Json(200, {{"status", "ok"}, {"flows", flows->size()}, {"streams", ActiveStreams()}});
     allowed = "GET";
   } else if (request.path == "/flows") {
     if (is_get) return ListFlows(*flows);

@@ -85,14 +85,35 @@ ProviderSettings ChooseProvider(const StepConfig& config, const StepEnvironment&
                                : !env_base_url.empty()     ? env_base_url
                                                            : kDefaultBaseUrl;
     settings.openai.api_key = key;
+    settings.openai.max_attempts = params.at("max_attempts").get<int>();
+    settings.openai.retry_initial_ms = params.at("retry_initial_ms").get<long>();
+    settings.openai.retry_max_ms = params.at("retry_max_ms").get<long>();
+    settings.openai.first_token_timeout_ms = params.at("first_token_timeout_ms").get<long>();
+    settings.openai.idle_timeout_ms = params.at("idle_timeout_ms").get<long>();
+    settings.openai.connect_timeout_ms = params.at("connect_timeout_ms").get<long>();
     if (key.empty()) *why = " (no " + key_env + " set: sending no Authorization header)";
   }
   return settings;
 }
 
+// The types are checked by the compiler; the ranges are checked here.
+Status CheckRetryParams(const nlohmann::json& params) {
+  const long attempts = params.at("max_attempts").get<long>();
+  if (attempts < 1 || attempts > 100) return Status::Error("max_attempts must be between 1 and 100");
+  for (const char* name : {"retry_initial_ms", "retry_max_ms", "first_token_timeout_ms", "idle_timeout_ms"}) {
+    if (params.at(name).get<long>() < 0) return Status::Error(std::string(name) + " must not be negative");
+  }
+  if (params.at("connect_timeout_ms").get<long>() < 1) return Status::Error("connect_timeout_ms must be at least 1");
+  return Status::Ok();
+}
+
 std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvironment& environment,
                                         Status* error) {
   const auto& params = config.params;
+  if (Status checked = CheckRetryParams(params); !checked.ok()) {
+    *error = checked;
+    return nullptr;
+  }
   ChatRequest request;
   request.model = params.at("model");
   if (params.contains("temperature")) request.temperature = params.at("temperature").get<double>();
@@ -132,6 +153,17 @@ StepType LlmStreamStepType() {
       {"base_url", ParamType::kString, false, nullptr,
        "OpenAI-compatible API root (default: OPENAI_BASE_URL, else https://api.openai.com/v1)", {}},
       {"api_key_env", ParamType::kString, false, "OPENAI_API_KEY", "environment variable holding the API key", {}},
+      {"max_attempts", ParamType::kInteger, false, 3,
+       "openai: requests per answer; faults before the first token (refused, 429, 5xx) are retried", {}},
+      {"retry_initial_ms", ParamType::kInteger, false, 500,
+       "openai: backoff ceiling before the first retry, doubling per retry (full jitter)", {}},
+      {"retry_max_ms", ParamType::kInteger, false, 8000,
+       "openai: cap on any wait between attempts, Retry-After included", {}},
+      {"first_token_timeout_ms", ParamType::kInteger, false, 60000,
+       "openai: error if no text arrives this long after a request starts (0: off)", {}},
+      {"idle_timeout_ms", ParamType::kInteger, false, 30000,
+       "openai: error if the upstream sends nothing for this long once it answered (0: off)", {}},
+      {"connect_timeout_ms", ParamType::kInteger, false, 10000, "openai: TCP/TLS connect timeout", {}},
       {"mock_delay_ms", ParamType::kInteger, false, 0, "mock provider: pause before each token", {}},
       {"output", ParamType::kString, false, "reply", "state key that receives the full text", {}},
   };

@@ -27,10 +27,7 @@ std::string Dechunk(const std::string& data) {
 
 }  // namespace
 
-RawResponse RawRequest(int port, const std::string& method, const std::string& path, const std::string& body,
-                       std::map<std::string, std::string> headers,
-                       const std::function<bool(const std::string&)>& on_bytes) {
-  RawResponse response;
+int ConnectTo(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -38,15 +35,27 @@ RawResponse RawRequest(int port, const std::string& method, const std::string& p
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     close(fd);
-    return response;
+    return -1;
   }
-  response.connected = true;
+  return fd;
+}
+
+RawResponse RawRequest(int port, const std::string& method, const std::string& path, const std::string& body,
+                       std::map<std::string, std::string> headers,
+                       const std::function<bool(const std::string&)>& on_bytes) {
   std::ostringstream request;
   request << method << " " << path << " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (const auto& [name, value] : headers) request << name << ": " << value << "\r\n";
   if (!body.empty() || method == "POST") request << "Content-Length: " << body.size() << "\r\n";
   request << "\r\n" << body;
-  const std::string bytes = request.str();
+  return SendRaw(port, request.str(), on_bytes);
+}
+
+RawResponse SendRaw(int port, const std::string& bytes, const std::function<bool(const std::string&)>& on_bytes) {
+  RawResponse response;
+  int fd = ConnectTo(port);
+  if (fd < 0) return response;
+  response.connected = true;
   (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
 
   std::string raw;

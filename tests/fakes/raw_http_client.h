@@ -25,6 +25,14 @@ RawResponse RawRequest(int port, const std::string& method, const std::string& p
                        std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}},
                        const std::function<bool(const std::string& so_far)>& on_bytes = nullptr);
 
+// Sends `request_bytes` as they are (any framing, e.g. a chunked body) and
+// reads the response to EOF, like RawRequest.
+RawResponse SendRaw(int port, const std::string& request_bytes,
+                    const std::function<bool(const std::string& so_far)>& on_bytes = nullptr);
+
+// A connected TCP socket to 127.0.0.1:port (-1 on failure); caller closes.
+int ConnectTo(int port);
+
 // Splits an SSE body into events: each a map field -> value ("event", "id", "data").
 std::vector<std::map<std::string, std::string>> ParseSse(const std::string& body);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -131,6 +132,55 @@ int BackgroundProcess::Wait(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return exit_code_;
+}
+
+namespace {
+std::vector<std::string> ServeArgv(std::vector<std::string> args) {
+  std::vector<std::string> argv = {FLOWRUN_BINARY, "serve"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--port");
+  argv.push_back("0");
+  return argv;
+}
+}  // namespace
+
+ServeProcess::ServeProcess(std::vector<std::string> args, std::map<std::string, std::optional<std::string>> env)
+    : process_(ServeArgv(std::move(args)), env), port_(WaitForListeningPort(process_)) {}
+
+ServeProcess::~ServeProcess() {
+  if (!stopped_) Stop(SIGTERM, std::chrono::seconds(10));
+}
+
+int ServeProcess::Stop(int signal_number, std::chrono::milliseconds timeout) {
+  stopped_ = true;
+  process_.Signal(signal_number);
+  return process_.Wait(timeout);
+}
+
+std::string WriteTempFile(const std::string& name, const std::string& text) {
+  static int counter = 0;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("flowrun-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+ProcessUsage ReadProcessUsage(pid_t pid) {
+  ProcessUsage usage;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) usage.threads = std::stoi(line.substr(8));
+    if (line.rfind("VmRSS:", 0) == 0) usage.rss_kib = std::stol(line.substr(6));
+  }
+  std::error_code error;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++usage.fds;
+  }
+  return usage;
 }
 
 int WaitForListeningPort(BackgroundProcess& process) {

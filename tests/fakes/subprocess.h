@@ -34,6 +34,7 @@ class BackgroundProcess {
   // The next stdout line, or nullopt on EOF or timeout.
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
   void Signal(int signal_number);
+  pid_t pid() const { return pid_; }
   // Exit code after the process ends (waits at most `timeout`; -1 if it did not end).
   int Wait(std::chrono::milliseconds timeout);
 
@@ -47,5 +48,35 @@ class BackgroundProcess {
 
 // Reads "listening on http://127.0.0.1:PORT" from `serve`; 0 when not seen.
 int WaitForListeningPort(BackgroundProcess& process);
+
+// `flowrun serve <args> --port 0` in the background; stopped with SIGTERM
+// (checking a clean exit) when destroyed, unless Stop() was called.
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::vector<std::string> args,
+                        std::map<std::string, std::optional<std::string>> env = {{"OPENAI_API_KEY", std::nullopt},
+                                                                                 {"OPENAI_BASE_URL", std::nullopt}});
+  ~ServeProcess();
+  int port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
+  // Sends `signal_number` and returns the exit code (-1 if it did not exit in `timeout`).
+  int Stop(int signal_number, std::chrono::milliseconds timeout);
+
+ private:
+  BackgroundProcess process_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+// Writes `text` to a fresh file under the temp directory; returns its path.
+std::string WriteTempFile(const std::string& name, const std::string& text);
+
+// Threads, open file descriptors and resident KiB of a process (from /proc).
+struct ProcessUsage {
+  int threads = 0;
+  int fds = 0;
+  long rss_kib = 0;
+};
+ProcessUsage ReadProcessUsage(pid_t pid);
 
 }  // namespace flowrun::testing

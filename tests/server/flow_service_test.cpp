@@ -126,7 +126,7 @@ TEST(FlowService, RoutesKnownPathsAndRejectsOthers) {
   EXPECT_EQ(wrong_method.status, 405);
   EXPECT_EQ(wrong_method.headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "POST"}}));
   EXPECT_EQ(get("/healthz", "POST").status, 405);
-  EXPECT_EQ(nlohmann::json::parse(get("/healthz").body), nlohmann::json::parse(R"({"status":"ok","flows":1})"));
+  EXPECT_EQ(nlohmann::json::parse(get("/healthz").body), nlohmann::json::parse(R"({"status":"ok","flows":1,"streams":0})"));
   HttpResponse page = get("/");
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.content_type, "text/html; charset=utf-8");

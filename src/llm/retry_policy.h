@@ -1,0 +1,39 @@
+// Retry policy for upstream requests: which faults are worth another
+// attempt, how long to wait (capped exponential backoff with full jitter, or
+// the server's Retry-After), and a wait that a cancellation cuts short.
+// Pure functions apart from SleepUnlessCancelled; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include "core/cancellation.h"
+
+namespace flowrun {
+
+// 429 and the 5xx statuses a gateway or an overloaded server answers with.
+bool IsRetryableHttpStatus(long status);
+
+// A Retry-After value in milliseconds from `now`: delta-seconds ("120") or an
+// HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"; a past date gives 0).
+// nullopt when the value is neither.
+std::optional<long> ParseRetryAfterMs(std::string_view value, std::time_t now);
+
+// The backoff ceiling before retry `retry` (1 for the first retry):
+// min(max_ms, initial_ms * 2^(retry-1)), without overflowing.
+long BackoffCeilingMs(int retry, long initial_ms, long max_ms);
+
+// How long to wait before retry `retry`: the server's Retry-After when given
+// (capped at max_ms), else uniform in [0, BackoffCeilingMs] ("full jitter",
+// so clients that failed together do not come back together).
+long RetryDelayMs(int retry, long initial_ms, long max_ms, std::optional<long> retry_after_ms,
+                  std::mt19937_64& random);
+
+// Sleeps for `wait`, checking `cancel` at least every 50 ms (IsCancelled also
+// runs the server's probe, which sends heartbeats). False when cancelled.
+bool SleepUnlessCancelled(std::chrono::milliseconds wait, const Cancellation& cancel);
+
+}  // namespace flowrun
