@@ -52,7 +52,13 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
                           emit(StepEvent(Event::Type::kChunk, flow_step, i, std::string(text)));
                           return !cancel.IsCancelled();
                         }};
-    Status status = flow_step.step->Run(context);
+    Status status;
+    try {
+      status = flow_step.step->Run(context);
+    } catch (const std::exception& error) {
+      // A bug in a (custom) step must still end the stream with error + done.
+      status = Status::Error(std::string("internal error in step: ") + error.what());
+    }
     if (!status.ok()) {
       // A step stopped by cancellation reports why the run was cancelled.
       fail(flow_step, i, cancel.IsCancelled() ? cancel.Reason() : status.message());

@@ -36,7 +36,7 @@ std::string Milliseconds(double ms) {
 void LogStream(const std::string& label, const StreamOutcome& outcome) {
   std::string line = label + " 200 stream ";
   if (outcome.client_gone) {
-    line += "ended: client disconnected";
+    line += "ended: " + outcome.gone_reason;
   } else if (!outcome.ok) {
     line += "ended with error in step '" + outcome.error_step + "': " + outcome.error;
   } else {

@@ -40,6 +40,9 @@ class SinkWriter : public StreamWriter {
     ok_ = ok_ && (socket_ < 0 || !PeerClosed(socket_));
     return ok_;
   }
+  std::string GoneReason() const override {
+    return socket_ >= 0 && !PeerClosed(socket_) ? "client stopped reading (write timed out)" : "client disconnected";
+  }
   bool ok() const { return ok_; }
 
  private:

@@ -34,6 +34,8 @@ class StreamWriter {
   // False once the client has closed its connection, checked without
   // writing (used while waiting for a model's first token). Never blocks.
   virtual bool ClientConnected() { return true; }
+  // Why writing stopped working, for logs.
+  virtual std::string GoneReason() const { return "client disconnected"; }
 };
 
 struct HttpResponse {

@@ -38,6 +38,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   cancel.SetProbe(nullptr);
   outcome.ok = result.ok && writable;
   outcome.client_gone = !writable;
+  if (outcome.client_gone) outcome.gone_reason = writer.GoneReason();
   outcome.error = result.error;
   outcome.error_step = result.error_step;
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();

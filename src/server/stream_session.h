@@ -19,6 +19,7 @@ namespace flowrun {
 struct StreamOutcome {
   bool ok = false;
   bool client_gone = false;
+  std::string gone_reason;
   std::string error;  // the error event's message, if any
   std::string error_step;
   uint64_t chunks = 0;

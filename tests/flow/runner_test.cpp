@@ -116,3 +116,27 @@ TEST(Runner, ConcurrentRunsShareNothingMutable) {
 
 }  // namespace
 }  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+class ThrowingStep : public Step {
+ public:
+  Status Run(StepContext&) const override { throw std::runtime_error("boom"); }
+};
+
+TEST(Runner, AStepThatThrowsStillEndsWithErrorThenDone) {
+  Flow flow;
+  flow.steps.push_back({"bad", "throwing", std::make_unique<ThrowingStep>()});
+  std::vector<std::string> trace;
+  Cancellation cancel;
+  RunResult result = RunFlow(flow, nlohmann::json::object(), [&](const Event& event) {
+    trace.push_back(std::string(EventName(event.type)) + " " + event.text);
+    return true;
+  }, cancel);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(trace, (std::vector<std::string>{"step:before ", "error internal error in step: boom", "done "}));
+}
+
+}  // namespace
+}  // namespace flowrun
