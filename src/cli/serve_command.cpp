@@ -21,13 +21,13 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   app.add_option("paths", paths, "flow files or directories of them")->required();
   app.add_option("--host", server_options.host, "address to listen on")->capture_default_str();
   app.add_option("--port", server_options.port, "port to listen on (0: any free port)")->capture_default_str();
-  app.add_option("--threads", server_options.threads, "worker threads; each open stream holds one")
+  app.add_option("--threads", server_options.threads, "most worker threads (the pool grows on demand); each open stream holds one")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-body", service_options.max_body_bytes, "largest accepted request body in bytes")
       ->capture_default_str();
   int max_streams = -1;
-  double heartbeat_s = 15, drain_s = 30, write_timeout_s = 5;
+  double heartbeat_s = 15, drain_s = 30, write_timeout_s = 5, idle_worker_s = 10;
   app.add_option("--max-streams", max_streams,
                  "concurrent streams; beyond it 503 + Retry-After (default: threads minus a reserve)");
   app.add_option("--heartbeat", heartbeat_s, "seconds of quiet before a ': ping' comment")->capture_default_str()
@@ -36,10 +36,13 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--write-timeout", write_timeout_s, "seconds a client may stop reading before it is dropped")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--idle-worker-exit", idle_worker_s, "seconds an idle worker thread waits before it exits")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   if (auto exit_code = ParseArgs(app, args)) return *exit_code;
   auto to_ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
   service_options.heartbeat = to_ms(heartbeat_s);
   server_options.write_timeout = to_ms(write_timeout_s);
+  server_options.idle_worker_exit = to_ms(idle_worker_s);
   // Keep workers for /healthz, 503 answers and new connections when every
   // stream slot is taken.
   const int reserve = std::max(2, server_options.threads / 8);
@@ -92,7 +95,7 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
       if (!description.empty()) LogInfo("  step '" + step.id + "' (" + step.type + "): " + description);
     }
   }
-  LogInfo("playground at " + base + "/ ; " + std::to_string(server_options.threads) + " worker threads, up to " +
+  LogInfo("playground at " + base + "/ ; up to " + std::to_string(server_options.threads) + " worker threads and " +
           std::to_string(service_options.max_streams) + " concurrent streams");
   // Tests read the bound port from this line when they pass --port 0.
   std::cout << "listening on " << base << std::endl;

@@ -98,9 +98,13 @@ bool PeerClosed(int sock) {
 
 int CurrentRequestSocket() { return current_socket; }
 
-void FlowrunHttplibServer::UseWorkerPool(size_t threads) {
-  new_task_queue = [this, threads] {
-    auto* pool = new WorkerPool(threads);
+void FlowrunHttplibServer::UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit) {
+  new_task_queue = [this, max_threads, idle_exit] {
+    WorkerPoolOptions options;
+    options.max_threads = max_threads;
+    options.idle_exit = idle_exit;
+    options.min_threads = std::min(options.min_threads, max_threads);
+    auto* pool = new WorkerPool(options);
     pool_.store(pool);
     return pool;
   };
@@ -114,7 +118,7 @@ bool FlowrunHttplibServer::WaitForNextRequest(int sock, std::chrono::millisecond
     if (std::chrono::steady_clock::now() >= deadline) return false;
     // A connection that only holds its worker yields it to one that waits.
     WorkerPool* pool = pool_.load();
-    if (may_yield && pool != nullptr && pool->waiting() > 0) return false;
+    if (may_yield && pool != nullptr && pool->waiting() > 0 && pool->Saturated()) return false;
   }
   return false;
 }

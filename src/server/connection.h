@@ -26,8 +26,8 @@ class FlowrunHttplibServer : public httplib::Server {
  public:
   explicit FlowrunHttplibServer(ConnectionLimits limits) : limits_(limits) {}
 
-  // Uses a WorkerPool of `threads` workers (instead of httplib's own).
-  void UseWorkerPool(size_t threads);
+  // Uses a WorkerPool growing up to `max_threads` workers (instead of httplib's own).
+  void UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit);
   // After this, connections finish their current request and close.
   void BeginStop() { stopping_.store(true); }
 

@@ -122,7 +122,7 @@ HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status HttpServer::Start() {
   auto& server = *impl_->server;
-  server.UseWorkerPool(static_cast<size_t>(std::max(1, impl_->options.threads)));
+  server.UseWorkerPool(static_cast<size_t>(std::max(1, impl_->options.threads)), impl_->options.idle_worker_exit);
   server.set_tcp_nodelay(true);
   // httplib's default sets SO_REUSEPORT, which lets a second server bind a
   // busy port silently; REUSEADDR alone reports "address in use".

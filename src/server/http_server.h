@@ -16,10 +16,11 @@ namespace flowrun {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 3000;   // 0: any free port
-  int threads = 64;  // worker pool size: one open stream or connection holds one
+  int threads = 1024;  // most worker threads: an open stream or connection holds one
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};  // a client that stops reading is dropped after this
   std::chrono::milliseconds idle_keep_alive{5000};
+  std::chrono::milliseconds idle_worker_exit{10000};  // the pool shrinks after this
 };
 
 class HttpServer {

@@ -170,7 +170,7 @@ TEST(ServeLimits, HeartbeatCommentsWhileTheModelIsQuiet) {
 }
 
 TEST(ServeLimits, ConnectAndDropCyclesLeaveNothingBehind) {
-  ServeProcess server({SlowFlow(1000)});
+  ServeProcess server({SlowFlow(1000), "--idle-worker-exit", "0.3"});
   ASSERT_GT(server.port(), 0);
   const std::string body = R"({"message":"hi"})";
   int refused = 0;
@@ -195,11 +195,16 @@ TEST(ServeLimits, ConnectAndDropCyclesLeaveNothingBehind) {
   };
   cycle(100);  // warm up: first use of every worker's stack and allocator arena
   ASSERT_GE(wait_idle(), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // extra workers exit after 0.3 s idle
   auto before = testing::ReadProcessUsage(server.pid());
   cycle(1000);
   double idle_after = wait_idle();
   ASSERT_GE(idle_after, 0) << "streams still open after the clients left";
   auto after = testing::ReadProcessUsage(server.pid());
+  for (int i = 0; i < 50 && after.threads > before.threads; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = testing::ReadProcessUsage(server.pid());
+  }
   std::cout << "before: " << before.threads << " threads, " << before.fds << " fds, " << before.rss_kib
             << " KiB; after 1000 drops: " << after.threads << " threads, " << after.fds << " fds, " << after.rss_kib
             << " KiB; idle " << idle_after << " ms after the last drop\n";
