@@ -21,17 +21,6 @@ const ConfigNode* StringValue(const ConfigNode& parent, const std::string& key,
   return node;
 }
 
-bool MatchesType(const ConfigNode& node, const std::string& type) {
-  const nlohmann::json value = node.ToJson();
-  if (type == "string") return value.is_string();
-  if (type == "number") return value.is_number();
-  if (type == "integer") return value.is_number_integer();
-  if (type == "boolean") return value.is_boolean();
-  if (type == "array" || type == "messages") return value.is_array();
-  if (type == "object") return value.is_object();
-  return false;
-}
-
 void CompileInputField(const std::string& name, const ConfigNode& spec,
                        const CompileContext& context, std::vector<InputField>& fields) {
   InputField field;
@@ -72,7 +61,7 @@ void CompileInputField(const std::string& name, const ConfigNode& spec,
     field.description = description->scalar.get<std::string>();
   }
   if (const ConfigNode* default_value = spec.Find("default")) {
-    if (!MatchesType(*default_value, field.type)) {
+    if (!HasInputType(default_value->ToJson(), field.type)) {
       context.ErrorAt(default_value->where, "default of input '" + name + "' must be of type " +
                                                 field.type + ", got " + default_value->TypeName());
     } else {

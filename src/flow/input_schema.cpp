@@ -13,16 +13,6 @@ size_t CodePoints(const std::string& text) {
   return count;
 }
 
-bool HasType(const nlohmann::json& value, const std::string& type) {
-  if (type == "string") return value.is_string();
-  if (type == "number") return value.is_number();
-  if (type == "integer") return value.is_number_integer();
-  if (type == "boolean") return value.is_boolean();
-  if (type == "array" || type == "messages") return value.is_array();
-  if (type == "object") return value.is_object();
-  return false;
-}
-
 std::string Article(const std::string& type) {
   if (type == "messages") return "a list of messages";
   if (type == "array") return "an array";
@@ -55,7 +45,7 @@ bool CheckMessages(const InputField& field, const nlohmann::json& value, InputEr
 }
 
 bool CheckValue(const InputField& field, const nlohmann::json& value, InputError* error) {
-  if (!HasType(value, field.type)) {
+  if (!HasInputType(value, field.type)) {
     *error = {field.name, "input '" + field.name + "' must be " + Article(field.type) + ", got " +
                               JsonTypeName(value)};
     return false;
@@ -73,6 +63,16 @@ bool CheckValue(const InputField& field, const nlohmann::json& value, InputError
 }
 
 }  // namespace
+
+bool HasInputType(const nlohmann::json& value, const std::string& type) {
+  if (type == "string") return value.is_string();
+  if (type == "number") return value.is_number();
+  if (type == "integer") return value.is_number_integer();
+  if (type == "boolean") return value.is_boolean();
+  if (type == "array" || type == "messages") return value.is_array();
+  if (type == "object") return value.is_object();
+  return false;
+}
 
 const std::vector<std::string>& InputTypeNames() {
   static const std::vector<std::string> kNames = {"string", "number", "integer", "boolean",

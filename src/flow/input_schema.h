@@ -23,6 +23,9 @@ struct InputField {
 // The type names a flow file may use.
 const std::vector<std::string>& InputTypeNames();
 
+// Whether `value` is of input type `type` (e.g. "integer", "messages").
+bool HasInputType(const nlohmann::json& value, const std::string& type);
+
 struct InputError {
   std::string field;    // which input; empty when the body itself is wrong
   std::string message;  // e.g. "input 'message' is required"

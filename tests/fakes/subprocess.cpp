@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -148,7 +150,9 @@ ServeProcess::ServeProcess(std::vector<std::string> args, std::map<std::string, 
     : process_(ServeArgv(std::move(args)), env), port_(WaitForListeningPort(process_)) {}
 
 ServeProcess::~ServeProcess() {
-  if (!stopped_) Stop(SIGTERM, std::chrono::seconds(10));
+  if (stopped_) return;
+  const int exit_code = Stop(SIGTERM, std::chrono::seconds(10));
+  if (exit_code != 0) ADD_FAILURE() << "flowrun serve exited with " << exit_code << " after SIGTERM";
 }
 
 int ServeProcess::Stop(int signal_number, std::chrono::milliseconds timeout) {

@@ -1,7 +1,5 @@
 // `flowrun serve` in front of an OpenAI-compatible upstream (a fake on
 // 127.0.0.1): tokens arrive in order and intact, errors become events.
-#include <signal.h>
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -19,18 +17,12 @@ class ServeOpenAiTest : public ::testing::Test {
  protected:
   void Start() {
     ASSERT_GT(upstream_.port(), 0);
-    server_ = std::make_unique<testing::BackgroundProcess>(
-        std::vector<std::string>{FLOWRUN_BINARY, "serve", std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml",
-                                 "--port", "0"},
+    server_ = std::make_unique<testing::ServeProcess>(
+        std::vector<std::string>{std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml"},
         std::map<std::string, std::optional<std::string>>{{"OPENAI_BASE_URL", upstream_.base_url()},
                                                           {"OPENAI_API_KEY", "sk-test-secret-42"}});
-    port_ = testing::WaitForListeningPort(*server_);
+    port_ = server_->port();
     ASSERT_GT(port_, 0);
-  }
-  void TearDown() override {
-    if (!server_) return;
-    server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(std::chrono::seconds(10)), 0);
   }
   std::vector<std::map<std::string, std::string>> Chat(const std::string& body) {
     auto response = testing::RawRequest(port_, "POST", "/chat", body);
@@ -40,7 +32,7 @@ class ServeOpenAiTest : public ::testing::Test {
   }
 
   FakeOpenAiUpstream upstream_;
-  std::unique_ptr<testing::BackgroundProcess> server_;
+  std::unique_ptr<testing::ServeProcess> server_;
   int port_ = 0;
 };
 

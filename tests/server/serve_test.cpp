@@ -1,6 +1,4 @@
 // `flowrun serve` end to end over real sockets on 127.0.0.1.
-#include <signal.h>
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -11,29 +9,18 @@
 namespace flowrun {
 namespace {
 
-using testing::BackgroundProcess;
 using testing::RawRequest;
-
-const std::map<std::string, std::optional<std::string>> kOffline = {{"OPENAI_API_KEY", std::nullopt},
-                                                                     {"OPENAI_BASE_URL", std::nullopt}};
 
 class ServeTest : public ::testing::Test {
  protected:
-  void Start(const std::vector<std::string>& extra = {},
-             const std::map<std::string, std::optional<std::string>>& env = kOffline) {
-    std::vector<std::string> argv = {FLOWRUN_BINARY, "serve", std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml",
-                                     "--port", "0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<BackgroundProcess>(argv, env);
-    port_ = testing::WaitForListeningPort(*server_);
+  void Start(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<testing::ServeProcess>(args);
+    port_ = server_->port();
     ASSERT_GT(port_, 0);
   }
-  void TearDown() override {
-    if (!server_) return;
-    server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(std::chrono::seconds(10)), 0);
-  }
-  std::unique_ptr<BackgroundProcess> server_;
+  std::unique_ptr<testing::ServeProcess> server_;
   int port_ = 0;
 };
 
