@@ -1,0 +1,58 @@
+// A client that stops reading: flowrun drops it after --write-timeout,
+// aborts its upstream transfer, and never buffers the stream in memory.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fake_openai_upstream.h"
+#include "fakes/raw_http_client.h"
+#include "fakes/subprocess.h"
+
+namespace flowrun {
+namespace {
+
+TEST(ServeSlowReader, IsDroppedAfterTheWriteTimeoutWithBoundedMemory) {
+  testing::FakeOpenAiUpstream upstream;
+  ASSERT_GT(upstream.port(), 0);
+  // 48 MiB of answer: far more than the socket buffers between us hold.
+  const std::string delta(64 * 1024, 'x');
+  std::vector<std::string> pieces(768, testing::OpenAiDeltaEvent(delta));
+  pieces.push_back(testing::OpenAiFinishEvent());
+  pieces.push_back(testing::kOpenAiDoneEvent);
+  upstream.SetStream(pieces);
+  testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "1"},
+                               {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
+  ASSERT_GT(server.port(), 0);
+  const long rss_before = testing::ReadProcessUsage(server.pid()).rss_kib;
+
+  int fd = testing::ConnectTo(server.port());
+  ASSERT_GE(fd, 0);
+  const std::string body = R"({"message":"hi"})";
+  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  char buffer[4096];
+  ASSERT_GT(recv(fd, buffer, sizeof(buffer), 0), 0);  // the stream has started; now stop reading
+
+  // The stream must end (slot freed) while our socket is still open.
+  long peak_rss = 0;
+  bool ended = false;
+  for (int i = 0; i < 100 && !ended; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    peak_rss = std::max(peak_rss, testing::ReadProcessUsage(server.pid()).rss_kib);
+    auto health = testing::RawRequest(server.port(), "GET", "/healthz");
+    ended = health.status == 200 && nlohmann::json::parse(health.body)["streams"] == 0;
+  }
+  EXPECT_TRUE(ended) << "the stream to a client that stopped reading is still open after 5 s";
+  std::cout << "RSS before " << rss_before << " KiB, peak while stalled " << peak_rss << " KiB\n";
+  EXPECT_LT(peak_rss - rss_before, 16 * 1024);  // nowhere near the 48 MiB answer
+  close(fd);
+}
+
+}  // namespace
+}  // namespace flowrun
