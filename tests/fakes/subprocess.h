@@ -61,6 +61,7 @@ class ServeProcess {
   pid_t pid() const { return process_.pid(); }
   // Sends `signal_number` and returns the exit code (-1 if it did not exit in `timeout`).
   int Stop(int signal_number, std::chrono::milliseconds timeout);
+  void Signal(int signal_number) { process_.Signal(signal_number); }
 
  private:
   BackgroundProcess process_;

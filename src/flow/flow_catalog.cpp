@@ -1,0 +1,64 @@
+// Reloading flow files while keeping the last good version of each.
+#include "flow/flow_catalog.h"
+
+#include <sys/stat.h>
+
+#include "config/yaml_loader.h"
+#include "flow/flow_loader.h"
+
+namespace flowrun {
+
+FlowCatalog::Candidate FlowCatalog::Reload() {
+  Candidate candidate;
+  std::vector<std::string> errors;
+  const auto files = ExpandFlowPaths(paths_, &errors);
+  candidate.problems = errors;
+  pending_.clear();
+  for (const auto& file : files) {
+    Diagnostics read_errors(file);
+    auto content = ReadTextFile(file, read_errors);
+    auto previous = committed_.find(file);
+    const bool known = previous != committed_.end();
+    if (!content) {
+      candidate.problems.push_back(read_errors.ToString());
+      if (known) pending_[file] = previous->second;
+      continue;
+    }
+    if (known && previous->second.content == *content) {
+      pending_[file] = previous->second;
+      continue;
+    }
+    candidate.changed = true;
+    LoadResult loaded = LoadFlowFromString(*content, file, registry_, environment_);
+    if (loaded.flow) {
+      pending_[file] = {*content, loaded.flow};
+      candidate.reloaded.push_back(file);
+    } else {
+      candidate.problems.push_back(loaded.diagnostics.ToString());
+      // The previous version keeps serving; remember the bad text so it is
+      // reported once, not on every poll.
+      pending_[file] = {*content, known ? previous->second.flow : nullptr};
+    }
+  }
+  if (pending_.size() != committed_.size()) candidate.changed = true;
+  for (const auto& [file, entry] : pending_) {
+    if (entry.flow) candidate.flows.push_back(entry.flow);
+  }
+  return candidate;
+}
+
+void FlowCatalog::Commit() { committed_ = pending_; }
+
+std::string FlowCatalog::Fingerprint() const {
+  std::vector<std::string> errors;
+  std::string fingerprint;
+  for (const auto& file : ExpandFlowPaths(paths_, &errors)) {
+    struct stat info {};
+    if (stat(file.c_str(), &info) != 0) continue;
+    fingerprint += file + ":" + std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+                   std::to_string(info.st_mtim.tv_nsec) + ":" + std::to_string(info.st_ino) + "\n";
+  }
+  return fingerprint;
+}
+
+}  // namespace flowrun

@@ -1,0 +1,52 @@
+// FlowCatalog: the flows `serve` loaded from its files and directories, and
+// their reloading. A reload re-reads every file whose content changed; a
+// file that no longer compiles keeps its previous flow (the diagnostics are
+// reported), so an invalid edit never replaces a working flow. Not
+// thread-safe: the caller serialises Reload/Commit.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flow/flow.h"
+#include "steps/step_registry.h"
+
+namespace flowrun {
+
+class FlowCatalog {
+ public:
+  FlowCatalog(std::vector<std::string> paths, const StepRegistry& registry, StepEnvironment environment)
+      : paths_(std::move(paths)), registry_(registry), environment_(std::move(environment)) {}
+
+  struct Candidate {
+    std::vector<std::shared_ptr<const Flow>> flows;  // what would be served
+    std::vector<std::string> problems;               // formatted diagnostics / errors
+    std::vector<std::string> reloaded;               // files whose new version compiled
+    bool changed = false;                            // anything differs from what is committed
+  };
+
+  // Loads what changed since the last commit (everything the first time).
+  Candidate Reload();
+  // Makes the last candidate the current state (after the server accepted it).
+  void Commit();
+
+  // A cheap fingerprint of the files (names, sizes, modification times):
+  // when it changes, Reload() has something to do.
+  std::string Fingerprint() const;
+
+ private:
+  struct Entry {
+    std::string content;
+    std::shared_ptr<const Flow> flow;  // nullptr: never compiled
+  };
+
+  std::vector<std::string> paths_;
+  const StepRegistry& registry_;
+  StepEnvironment environment_;
+  std::map<std::string, Entry> committed_;  // by file
+  std::map<std::string, Entry> pending_;    // the last candidate's entries
+};
+
+}  // namespace flowrun
