@@ -2,7 +2,6 @@
 // the compiler-style diagnostics it formats (source line + caret).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +9,7 @@
 #include "flow/flow_loader.h"
 #include "llm/mock_client.h"
 #include "steps/step_registry.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto result = flowrun::LoadFlowFromString(source, "fuzz.yaml", Registry(), Environment());
   const std::string text = result.diagnostics.ToString();
   // A flow loads exactly when nothing was reported, and every report is shown.
-  if ((result.flow == nullptr) == result.diagnostics.empty()) abort();
-  if (!result.diagnostics.empty() && text.empty()) abort();
+  FUZZ_CHECK((result.flow != nullptr) == result.diagnostics.empty());
+  FUZZ_CHECK(result.diagnostics.empty() || !text.empty());
   if (result.flow) (void)result.flow->input.Describe().dump();
   return 0;
 }

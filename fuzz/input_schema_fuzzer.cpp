@@ -2,12 +2,12 @@
 // fixed schema that uses every input type, a default and length limits.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "flow/input_schema.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -35,14 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   flowrun::InputError error;
   const auto input = Schema().Validate(body, &error);
   if (!input) {
-    if (error.message.empty()) abort();
+    FUZZ_CHECK(!error.message.empty());
     return 0;
   }
   // A valid body yields exactly the declared fields, with required ones set.
-  if (!input->is_object() || input->size() != Schema().fields().size()) abort();
+  FUZZ_CHECK(input->is_object() && input->size() == Schema().fields().size());
   for (const auto& field : Schema().fields()) {
-    if (!input->contains(field.name)) abort();
-    if (field.required && (*input)[field.name].is_null()) abort();
+    FUZZ_CHECK(input->contains(field.name));
+    FUZZ_CHECK(!field.required || !(*input)[field.name].is_null());
   }
   (void)input->dump();
   (void)Schema().Describe().dump();

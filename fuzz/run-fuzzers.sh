@@ -7,7 +7,7 @@
 set -uo pipefail
 
 build=${1:-build-fuzz}
-runs=${2:-20000}
+runs=${2:-50000}
 source_dir=$(cd "$(dirname "$0")" && pwd)
 out="$build/fuzz-out"
 
@@ -36,7 +36,9 @@ for target in "${targets[@]}"; do
     echo "fuzz: $name ok (${stats:-?} runs, $((SECONDS - start))s)"
   else
     echo "fuzz: $name FAILED (exit $status, $((SECONDS - start))s); log: $out/$name.log"
-    grep -E 'ERROR|SUMMARY|runtime error|Test unit written|^ *#[0-9]+ ' "$out/$name.log" | head -40
+    # The error, flowrun's own stack frames and where the crashing input was saved.
+    grep -E 'ERROR|SUMMARY|runtime error|fuzz check failed|what\(\)|Test unit written|/(src|fuzz)/[^ ]*\.(cpp|h):[0-9]' \
+      "$out/$name.log" | head -30
     failed+=("$name")
   fi
 done

@@ -3,13 +3,13 @@
 // events, failure state and end-of-stream tail must not depend on the split.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "llm/sse_line_parser.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -36,16 +36,16 @@ Outcome Parse(const std::vector<std::string_view>& pieces) {
   };
   for (std::string_view piece : pieces) {
     const auto result = parser.Feed(piece, record);
-    if ((result == flowrun::SseFeedResult::kTooLarge) != parser.failed()) abort();
+    FUZZ_CHECK((result == flowrun::SseFeedResult::kTooLarge) == parser.failed());
   }
   outcome.failed = parser.failed();
   outcome.error = parser.error();
-  if (outcome.failed && outcome.error.empty()) abort();
+  FUZZ_CHECK(!outcome.failed || !outcome.error.empty());
   const flowrun::SseTail tail = parser.Finish(record);
   outcome.partial_line = tail.partial_line;
   outcome.pending_event = tail.pending_event;
   // Finish resets the parser: it must behave like a new one afterwards.
-  if (parser.failed() || !parser.Finish().clean()) abort();
+  FUZZ_CHECK(!parser.failed() && parser.Finish().clean());
   return outcome;
 }
 
@@ -56,10 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Outcome whole = Parse({bytes});
 
   const std::size_t split = size == 0 ? 0 : size * data[0] / 255;
-  if (Parse({bytes.substr(0, split), bytes.substr(split)}) != whole) abort();
+  FUZZ_CHECK(Parse({bytes.substr(0, split), bytes.substr(split)}) == whole);
 
   std::vector<std::string_view> single_bytes;
   for (std::size_t i = 0; i < size; ++i) single_bytes.push_back(bytes.substr(i, 1));
-  if (Parse(single_bytes) != whole) abort();
+  FUZZ_CHECK(Parse(single_bytes) == whole);
   return 0;
 }

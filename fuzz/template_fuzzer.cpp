@@ -1,13 +1,13 @@
 // libFuzzer target: Template::Compile, then Render against a fixed state.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "flow/template.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -29,15 +29,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto compiled = flowrun::Template::Compile(text, &error);
   if (!compiled) {
     // The offset places a caret in the flow file, so it must be inside the text.
-    if (error.message.empty() || error.offset > size) abort();
+    FUZZ_CHECK(!error.message.empty() && error.offset <= size);
     return 0;
   }
   for (const auto* variable : compiled->Variables()) {
-    if (variable->path.empty() || variable->offset + variable->text.size() > size) abort();
+    FUZZ_CHECK(!variable->path.empty() && variable->offset + variable->text.size() <= size);
   }
   std::string out;
   const auto status = compiled->Render(State(), &out);
   // Text without placeholders renders as itself.
-  if (compiled->IsPlainText() && (!status.ok() || out != text)) abort();
+  FUZZ_CHECK(!compiled->IsPlainText() || (status.ok() && out == text));
   return 0;
 }

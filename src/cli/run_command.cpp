@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "core/json_text.h"
 #include "flow/flow_loader.h"
 #include "flow/runner.h"
 
@@ -88,7 +89,7 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
   Cancellation cancel;
   RunResult result = RunFlow(flow, *input, [&](const Event& event) {
     if (events) {
-      std::cout << EventToJson(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+      std::cout << DumpJson(EventToJson(event)) << std::endl;
     } else if (event.type == Event::Type::kChunk && !event.text.empty()) {
       std::cout << event.text << std::flush;
       wrote_text = true;

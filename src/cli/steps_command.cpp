@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "core/json_text.h"
 
 namespace flowrun {
 
@@ -14,7 +15,7 @@ int StepsCommand(const std::vector<std::string>& args, CommandContext& context) 
     for (const auto& param : type.params) {
       std::cout << "  " << param.name << " (" << ParamTypeName(param.type)
                 << (param.required ? ", required" : "");
-      if (!param.default_value.is_null()) std::cout << ", default " << param.default_value.dump();
+      if (!param.default_value.is_null()) std::cout << ", default " << DumpJson(param.default_value);
       std::cout << ")";
       if (!param.description.empty()) std::cout << ": " << param.description;
       if (!param.allowed.empty()) {

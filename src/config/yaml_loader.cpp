@@ -107,8 +107,11 @@ class Converter {
 std::optional<ConfigNode> ParseYaml(std::string_view source, Diagnostics& diagnostics) {
   try {
     YAML::Node root = YAML::Load(std::string(source));
+    const size_t errors_before = diagnostics.size();
     Converter converter(diagnostics);
     ConfigNode node = converter.Convert(root);
+    // A duplicate or non-scalar key was reported: the tree is incomplete.
+    if (diagnostics.size() != errors_before) return std::nullopt;
     if (node.where.line == 0) node.where = {1, 1, 1};
     return node;
   } catch (const YAML::Exception& error) {

@@ -3,6 +3,7 @@
 
 #include <regex>
 
+#include "core/json_text.h"
 #include "flow/compile_context.h"
 
 namespace flowrun {
@@ -87,7 +88,7 @@ void CompileHeader(const ConfigNode& root, const CompileContext& context, Flow& 
   if (version == nullptr) {
     context.ErrorAt(top, "missing 'version: 1' at the top of the flow");
   } else if (!version->scalar.is_number_integer() || version->scalar.get<long long>() != 1) {
-    context.ErrorAt(version->where, "unsupported version '" + version->ToJson().dump() + "'; this flowrun reads version 1");
+    context.ErrorAt(version->where, "unsupported version '" + DumpJson(version->ToJson()) + "'; this flowrun reads version 1");
   }
   const ConfigNode* name = StringValue(root, "name", context);
   static const std::regex kName("[A-Za-z0-9_.-]+");

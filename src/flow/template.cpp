@@ -2,6 +2,7 @@
 #include "flow/template.h"
 
 #include <cctype>
+#include <charconv>
 
 namespace flowrun {
 namespace {
@@ -32,7 +33,12 @@ std::optional<Template::Variable> ParsePath(std::string_view text, size_t base,
           digits.find_first_not_of("0123456789") != digits.npos) {
         return fail("expected an index like [0] in placeholder '" + std::string(text) + "'");
       }
-      variable.path.emplace_back(static_cast<size_t>(std::stoull(std::string(digits))));
+      size_t index = 0;
+      auto [end, error_code] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+      if (error_code != std::errc() || end != digits.data() + digits.size()) {
+        return fail("index [" + std::string(digits) + "] is too large in placeholder '" + std::string(text) + "'");
+      }
+      variable.path.emplace_back(index);
       i = close + 1;
     }
     if (i == text.size()) break;

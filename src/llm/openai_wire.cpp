@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
+
 namespace flowrun {
 namespace {
 
@@ -19,7 +21,7 @@ std::string ErrorText(const json& error) {
     auto message = error.find("message");
     if (message != error.end() && message->is_string()) return message->get<std::string>();
   }
-  return error.dump();
+  return DumpJson(error);
 }
 
 }  // namespace
@@ -33,7 +35,7 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
   // Replace invalid UTF-8 rather than throw: user text is not ours to reject here.
-  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(body);
 }
 
 Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {

@@ -2,8 +2,6 @@
 // knows the three formats RFC 9110 asks recipients to accept.
 #include "llm/retry_policy.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <string>
 #include <thread>
@@ -16,6 +14,11 @@ constexpr auto kSleepSlice = std::chrono::milliseconds(20);
 constexpr long kMaxRetryAfterSeconds = 24L * 60 * 60;
 
 }  // namespace
+
+bool IsTransientTransportFailure(CURLcode result) {
+  return result == CURLE_COULDNT_CONNECT || result == CURLE_OPERATION_TIMEDOUT || result == CURLE_GOT_NOTHING ||
+         result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR;
+}
 
 bool IsRetryableHttpStatus(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
@@ -36,6 +39,12 @@ std::optional<long> ParseRetryAfterMs(std::string_view value, std::time_t now) {
   if (when == -1) return std::nullopt;
   const long seconds = static_cast<long>(std::clamp<std::time_t>(when - now, 0, kMaxRetryAfterSeconds));
   return seconds * 1000;
+}
+
+std::optional<long> RetryAfterMs(CURL* easy) {
+  curl_header* header = nullptr;
+  if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &header) != CURLHE_OK) return std::nullopt;
+  return ParseRetryAfterMs(header->value, std::time(nullptr));
 }
 
 long BackoffCeilingMs(int retry, long initial_ms, long max_ms) {

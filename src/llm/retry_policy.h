@@ -4,6 +4,8 @@
 // Pure functions apart from SleepUnlessCancelled; thread-safe.
 #pragma once
 
+#include <curl/curl.h>
+
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -14,6 +16,11 @@
 
 namespace flowrun {
 
+// Failures before any HTTP response that a second try may well not meet
+// (refused, connect timeout, closed without an answer). Name resolution,
+// TLS and URL errors are configuration problems: not these.
+bool IsTransientTransportFailure(CURLcode result);
+
 // 429 and the 5xx statuses a gateway or an overloaded server answers with.
 bool IsRetryableHttpStatus(long status);
 
@@ -21,6 +28,9 @@ bool IsRetryableHttpStatus(long status);
 // HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"; a past date gives 0).
 // nullopt when the value is neither.
 std::optional<long> ParseRetryAfterMs(std::string_view value, std::time_t now);
+
+// ParseRetryAfterMs of the Retry-After header of `easy`'s last response.
+std::optional<long> RetryAfterMs(CURL* easy);
 
 // The backoff ceiling before retry `retry` (1 for the first retry):
 // min(max_ms, initial_ms * 2^(retry-1)), without overflowing.

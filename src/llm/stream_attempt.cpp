@@ -9,7 +9,6 @@
 #include <curl/curl.h>
 
 #include <chrono>
-#include <ctime>
 #include <utility>
 
 #include "llm/openai_wire.h"
@@ -31,13 +30,6 @@ constexpr auto kDrainGrace = std::chrono::milliseconds(200);
 long MillisSince(Clock::time_point start) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
-
-// Failures before any HTTP response that a second try may well not meet.
-// Name resolution, TLS and URL errors are configuration problems: not these.
-bool IsTransientTransportFailure(CURLcode result) {
-  return result == CURLE_COULDNT_CONNECT || result == CURLE_OPERATION_TIMEDOUT ||
-         result == CURLE_GOT_NOTHING || result == CURLE_SEND_ERROR || result == CURLE_RECV_ERROR;
 }
 
 class StreamAttempt {
@@ -80,11 +72,7 @@ class StreamAttempt {
     const CURLcode result = Drive(handles);
     long http_status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
-    std::optional<long> retry_after_ms;
-    curl_header* retry_after = nullptr;
-    if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &retry_after) == CURLHE_OK) {
-      retry_after_ms = ParseRetryAfterMs(retry_after->value, std::time(nullptr));
-    }
+    const std::optional<long> retry_after_ms = RetryAfterMs(easy);
     // The easy handle outlives this frame; it must not keep pointers into it.
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
@@ -239,12 +227,7 @@ class StreamAttempt {
   }
 
   Status Classify(CURLcode result, long http_status, const std::string& curl_error, AttemptResult* outcome) {
-    switch (stop_) {
-      case Stop::kDone: return Status::Ok();
-      case Stop::kCancelled: outcome->fault = StreamFault::kCancelled; return Status::Error("cancelled");
-      case Stop::kFailed: outcome->fault = failure_fault_; return failure_;
-      case Stop::kNone: break;
-    }
+    if (stop_ != Stop::kNone) return Stopped(outcome);
     if (http_status != 0 && (http_status < 200 || http_status > 299)) {
       outcome->fault = StreamFault::kHttpStatus;
       outcome->transient = IsRetryableHttpStatus(http_status);
@@ -269,19 +252,28 @@ class StreamAttempt {
     }
     // Some servers close right after the last data line; accept that event.
     parser_.Finish([this](const SseEvent& event) { return OnEvent(event); });
-    if (stop_ == Stop::kFailed) {
-      outcome->fault = failure_fault_;
-      return failure_;
-    }
-    if (stop_ == Stop::kCancelled) {
-      outcome->fault = StreamFault::kCancelled;
-      return Status::Error("cancelled");
-    }
-    if (stop_ == Stop::kDone || finished_) return Status::Ok();
+    if (stop_ != Stop::kNone) return Stopped(outcome);
+    if (finished_) return Status::Ok();
     outcome->fault = StreamFault::kTruncated;
     std::string message = "upstream stream ended before the answer finished";
     if (result != CURLE_OK) message += " (" + curl_error + ")";
     return Status::Error(message);
+  }
+
+  // The outcome when we ended the transfer ourselves.
+  Status Stopped(AttemptResult* outcome) const {
+    switch (stop_) {
+      case Stop::kCancelled:
+        outcome->fault = StreamFault::kCancelled;
+        return Status::Error("cancelled");
+      case Stop::kFailed:
+        outcome->fault = failure_fault_;
+        return failure_;
+      case Stop::kDone:
+      case Stop::kNone:
+        break;
+    }
+    return Status::Ok();
   }
 
   void Fail(std::string message, StreamFault fault) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_text.h"
 #include "core/log.h"
 #include "server/stream_session.h"
 
@@ -22,7 +23,7 @@ bool IsJsonContentType(const std::string& content_type) {
 HttpResponse Json(int status, const nlohmann::json& body) {
   HttpResponse response;
   response.status = status;
-  response.body = body.dump() + "\n";
+  response.body = DumpJson(body) + "\n";
   return response;
 }
 

@@ -2,6 +2,8 @@
 // exactly one data: line.
 #include "server/sse.h"
 
+#include "core/json_text.h"
+
 namespace flowrun {
 
 std::string FormatSseEvent(const Event& event, uint64_t id) {
@@ -13,7 +15,7 @@ std::string FormatSseEvent(const Event& event, uint64_t id) {
   if (event.type == Event::Type::kDone) {
     out += "[DONE]";
   } else {
-    out += EventData(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += DumpJson(EventData(event));
   }
   out += "\n\n";
   return out;

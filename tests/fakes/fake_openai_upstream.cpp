@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 namespace flowrun::testing {
 namespace {
 
 constexpr auto kHangSlice = std::chrono::milliseconds(5);
+constexpr std::uint64_t kFillerWrite = 64 * 1024;
+constexpr std::string_view kKeepAlive = ": keepalive\n\n";
 
 bool SameName(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -54,7 +57,9 @@ FakeOpenAiUpstream::FakeOpenAiUpstream() : server_(std::make_unique<httplib::Ser
       last_request_.headers.clear();
       for (const auto& [key, value] : request.headers) last_request_.headers.emplace(key, value);
       last_request_.body = request.body;
-      script = script_;
+      request_times_.push_back(std::chrono::steady_clock::now());
+      script = scripts_[std::min(next_script_, scripts_.size() - 1)];
+      ++next_script_;
     }
     ++request_count_;
     response.status = script.status;
@@ -65,40 +70,72 @@ FakeOpenAiUpstream::FakeOpenAiUpstream() : server_(std::make_unique<httplib::Ser
       response.set_content(body, script.content_type);
       return;
     }
-    response.set_chunked_content_provider(
-        script.content_type, [this, script](size_t, httplib::DataSink& sink) {
-          responding_ = true;
-          struct Done {
-            std::atomic<bool>& flag;
-            ~Done() { flag = false; }
-          } done{responding_};
-          for (std::size_t i = 0; i < script.pieces.size(); ++i) {
-            if (i > 0 && script.piece_delay.count() > 0) {
-              const auto until = std::chrono::steady_clock::now() + script.piece_delay;
-              while (std::chrono::steady_clock::now() < until) {
-                if (stopping_) return false;
-                std::this_thread::sleep_for(kHangSlice);
-              }
-            }
-            if (stopping_ || !sink.write(script.pieces[i].data(), script.pieces[i].size())) return false;
-          }
-          switch (script.end) {
-            case FakeUpstreamScript::End::kComplete:
-              sink.done();
-              return true;
-            case FakeUpstreamScript::End::kAbort:
-              return false;
-            case FakeUpstreamScript::End::kHang:
-              while (!stopping_) std::this_thread::sleep_for(kHangSlice);
-              return false;
-          }
-          return false;
-        });
+    response.set_chunked_content_provider(script.content_type, [this, script](size_t, httplib::DataSink& sink) {
+      ++open_responses_;
+      struct Closed {
+        std::atomic<int>& count;
+        ~Closed() { --count; }
+      } closed{open_responses_};
+      return SendBody(script, sink);
+    });
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ > 0) thread_ = std::thread([this] { server_->listen_after_bind(); });
   // stop() is a no-op until the accept loop runs, so wait for it here.
   while (port_ > 0 && !server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+bool FakeOpenAiUpstream::SendBody(const FakeUpstreamScript& script, httplib::DataSink& sink) {
+  // Every failed write means the client is gone: that moment is what tests
+  // of disconnect propagation measure.
+  auto write = [&](const char* data, std::size_t size) {
+    if (stopping_) return false;
+    if (sink.write(data, size)) return true;
+    NoteClientGone();
+    return false;
+  };
+  for (std::size_t i = 0; i < script.pieces.size(); ++i) {
+    if (i > 0 && !Pause(script.piece_delay)) return false;
+    if (!write(script.pieces[i].data(), script.pieces[i].size())) return false;
+  }
+  const std::string filler(std::min<std::uint64_t>(script.filler_bytes, kFillerWrite), 'x');
+  for (std::uint64_t left = script.filler_bytes; left > 0;) {
+    const std::size_t size = static_cast<std::size_t>(std::min<std::uint64_t>(left, filler.size()));
+    if (!write(filler.data(), size)) return false;
+    left -= size;
+  }
+  switch (script.end) {
+    case FakeUpstreamScript::End::kComplete:
+      sink.done();
+      return true;
+    case FakeUpstreamScript::End::kAbort:
+      return false;
+    case FakeUpstreamScript::End::kHang:
+      while (Pause(kHangSlice)) {
+      }
+      return false;
+    case FakeUpstreamScript::End::kTrickle:
+      while (Pause(script.trickle_interval) && write(kKeepAlive.data(), kKeepAlive.size())) {
+      }
+      return false;
+  }
+  return false;
+}
+
+bool FakeOpenAiUpstream::Pause(std::chrono::milliseconds delay) const {
+  const auto until = std::chrono::steady_clock::now() + delay;
+  while (!stopping_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kHangSlice, until - now));
+  }
+  return false;
+}
+
+void FakeOpenAiUpstream::NoteClientGone() {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mutex_);
+  client_gone_at_ = now;
 }
 
 FakeOpenAiUpstream::~FakeOpenAiUpstream() {
@@ -110,8 +147,14 @@ FakeOpenAiUpstream::~FakeOpenAiUpstream() {
 std::string FakeOpenAiUpstream::base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
 
 void FakeOpenAiUpstream::SetScript(FakeUpstreamScript script) {
+  SetScripts({std::move(script)});
+}
+
+void FakeOpenAiUpstream::SetScripts(std::vector<FakeUpstreamScript> scripts) {
+  if (scripts.empty()) scripts.emplace_back();
   std::lock_guard<std::mutex> lock(mutex_);
-  script_ = std::move(script);
+  scripts_ = std::move(scripts);
+  next_script_ = 0;
 }
 
 void FakeOpenAiUpstream::SetStream(std::vector<std::string> pieces, FakeUpstreamScript::End end,
@@ -126,6 +169,16 @@ void FakeOpenAiUpstream::SetStream(std::vector<std::string> pieces, FakeUpstream
 RecordedRequest FakeOpenAiUpstream::last_request() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return last_request_;
+}
+
+std::vector<std::chrono::steady_clock::time_point> FakeOpenAiUpstream::request_times() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return request_times_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> FakeOpenAiUpstream::client_gone_at() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return client_gone_at_;
 }
 
 std::string OpenAiDeltaEvent(const std::string& content) {

@@ -195,3 +195,24 @@ TEST(FlowCompiler, DefaultEndpointAndUnknownFile) {
 
 }  // namespace
 }  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+// Inputs the fuzzers found: each used to load a broken flow or abort.
+TEST(FlowCompiler, FuzzFoundInputsGiveDiagnosticsNotCrashes) {
+  EXPECT_EQ(Errors("version: 1\nversion: 1\nname: dup\nsteps:\n  - type: append-reply\n"),
+            "flows/chat.yaml:2:1: error: duplicate key 'version'\n    version: 1\n    ^~~~~~~\n");
+  EXPECT_EQ(Errors("version: 1\nname: t\nsteps:\n  - type: append-message\n    content: \"{{ history[99999999999999999999] }}\"\n"),
+            "flows/chat.yaml:5:25: error: in 'content': index [99999999999999999999] is too large in placeholder "
+            "'history[99999999999999999999]'\n"
+            "        content: \"{{ history[99999999999999999999] }}\"\n"
+            "                            ^\n");
+  EXPECT_EQ(Errors("version: \xff\nname: t\nsteps:\n  - type: append-reply\n"),
+            "flows/chat.yaml:1:10: error: unsupported version '\"\xEF\xBF\xBD\"'; this flowrun reads version 1\n"
+            "    version: \xff\n"
+            "             ^\n");
+}
+
+}  // namespace
+}  // namespace flowrun

@@ -1,5 +1,7 @@
 // Tests for the OpenAI client against FakeOpenAiUpstream on 127.0.0.1:
 // streaming, request shape, upstream failures, secrets and cancellation.
+// Retries are in openai_retry_test.cpp, timeouts and hostile bodies in
+// openai_faults_test.cpp.
 #include "llm/openai_client.h"
 
 #include <gtest/gtest.h>
@@ -165,7 +167,9 @@ TEST_F(OpenAiClientTest, ReportsPlainTextAndEmptyErrorBodies) {
   script.content_type = "text/html";
   script.pieces = {"<html>Bad gateway</html>"};
   upstream_.SetScript(script);
-  auto client = Client();
+  OpenAiConfig config;
+  config.max_attempts = 1;  // retries have tests of their own
+  auto client = Client(kKey, config);
   EXPECT_EQ(Run(*client).status.message(), "upstream returned HTTP 502: <html>Bad gateway</html>");
 
   script.status = 503;
@@ -212,6 +216,7 @@ TEST_F(OpenAiClientTest, ReportsUnreachableUpstream) {
   OpenAiConfig config;
   config.base_url = dead_url;
   config.api_key = kKey;
+  config.max_attempts = 1;
   auto client = MakeOpenAiClient(config);
   const Outcome outcome = Run(*client);
   EXPECT_EQ(outcome.status.message().rfind("cannot reach upstream " + dead_url + ": ", 0), 0u)
@@ -315,22 +320,6 @@ TEST_F(OpenAiClientTest, CancelledBeforeStartSendsNothing) {
   cancel.Cancel();
   EXPECT_EQ(Run(*client, cancel).status.message(), "cancelled");
   EXPECT_EQ(upstream_.request_count(), 0);
-}
-
-TEST_F(OpenAiClientTest, FirstTokenAndIdleTimeouts) {
-  OpenAiConfig config;
-  config.first_token_timeout_ms = 150;
-  upstream_.SetStream({": still thinking\n\n"}, FakeUpstreamScript::End::kHang);
-  auto client = Client(kKey, config);
-  EXPECT_EQ(Run(*client).status.message(), "upstream sent no answer within 150 ms");
-
-  config = {};
-  config.idle_timeout_ms = 150;
-  upstream_.SetStream({OpenAiDeltaEvent("a")}, FakeUpstreamScript::End::kHang);
-  client = Client(kKey, config);
-  const Outcome outcome = Run(*client);
-  EXPECT_EQ(outcome.status.message(), "upstream went silent for 150 ms mid-answer");
-  EXPECT_EQ(outcome.deltas, std::vector<std::string>{"a"});
 }
 
 TEST_F(OpenAiClientTest, ServesConcurrentStreams) {

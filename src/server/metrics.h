@@ -1,0 +1,62 @@
+// Metrics: counters and histograms for GET /metrics, in the Prometheus
+// text exposition format. Thread-safe; recording takes one short lock.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace flowrun {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double value);
+  // "name_bucket{labels,le=...} n" lines plus _sum and _count.
+  void Write(const std::string& name, const std::string& labels, std::string& out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket (not cumulative); last is +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+struct StreamRecord {
+  std::string flow;
+  std::string outcome;  // "done", "error" or "client_gone"
+  bool upstream_error = false;  // the failing step talks to a model
+  double first_chunk_seconds = -1;
+  double duration_seconds = 0;
+  uint64_t chunks = 0;
+  int retries = 0;
+};
+
+class Metrics {
+ public:
+  void CountRequest(const std::string& flow, int status);  // flow "" for non-flow paths
+  void RecordStream(const StreamRecord& record);
+  void CountUpstreamRetries(const std::string& flow, int retries);
+
+  // The whole exposition; `open_streams` is sampled by the caller.
+  std::string Render(size_t open_streams) const;
+
+ private:
+  struct FlowStats {
+    FlowStats();
+    std::map<int, uint64_t> requests;  // by status
+    std::map<std::string, uint64_t> outcomes;
+    Histogram first_chunk;
+    Histogram duration;
+    uint64_t chunks = 0;
+    uint64_t upstream_errors = 0;
+    uint64_t upstream_retries = 0;
+  };
+
+  mutable std::mutex mutex_;
+  std::map<std::string, FlowStats> flows_;
+  std::map<int, uint64_t> other_requests_;
+};
+
+}  // namespace flowrun
