@@ -51,7 +51,8 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
     StepContext context{flow_step.id, result.state, cancel, [&](std::string_view text) {
                           emit(StepEvent(Event::Type::kChunk, flow_step, i, std::string(text)));
                           return !cancel.IsCancelled();
-                        }};
+                        },
+                        result.counters};
     Status status;
     try {
       status = flow_step.step->Run(context);

@@ -23,6 +23,7 @@ struct RunResult {
   std::string error;      // the failing step's message
   std::string error_step;
   nlohmann::json state;   // the final state
+  RunCounters counters;
 };
 
 // `input` must already be validated by flow.input. `done` is always the last

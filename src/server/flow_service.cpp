@@ -97,7 +97,9 @@ std::shared_ptr<const FlowService::FlowTable> FlowService::Flows() const {
 }
 
 HttpResponse FlowService::Handle(const HttpRequest& request) const {
-  HttpResponse response = Route(request);
+  std::string flow_name;
+  HttpResponse response = Route(request, &flow_name);
+  metrics_.CountRequest(flow_name, response.status);
   if (!response.stream) {
     // Streams log when they end; everything else logs here, errors louder.
     std::string line = request.method + " " + request.path + " " + std::to_string(response.status);
@@ -112,7 +114,7 @@ HttpResponse FlowService::Handle(const HttpRequest& request) const {
   return response;
 }
 
-HttpResponse FlowService::Route(const HttpRequest& request) const {
+HttpResponse FlowService::Route(const HttpRequest& request, std::string* flow_name) const {
   auto flows = Flows();
   const bool is_get = request.method == "GET" || request.method == "HEAD";
   std::string allowed;
@@ -130,7 +132,16 @@ HttpResponse FlowService::Route(const HttpRequest& request) const {
   } else if (request.path == "/flows") {
     if (is_get) return ListFlows(*flows);
     allowed = "GET";
+  } else if (request.path == "/metrics") {
+    if (is_get) {
+      HttpResponse metrics;
+      metrics.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      metrics.body = metrics_.Render(ActiveStreams());
+      return metrics;
+    }
+    allowed = "GET";
   } else if (auto found = flows->find(request.path); found != flows->end()) {
+    *flow_name = found->second->name;
     if (request.method == "POST") return RunFlowRequest(found->second, request);
     allowed = "POST";
   }
@@ -208,6 +219,15 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
       running_.erase(&cancel);
     }
     LogStream(label, outcome);
+    StreamRecord record;
+    record.flow = flow->name;
+    record.outcome = outcome.client_gone ? "client_gone" : outcome.ok ? "done" : "error";
+    record.upstream_error = outcome.counters.upstream_errors > 0;
+    record.first_chunk_seconds = outcome.first_chunk_ms < 0 ? -1 : outcome.first_chunk_ms / 1000;
+    record.duration_seconds = outcome.duration_ms / 1000;
+    record.chunks = outcome.chunks;
+    metrics_.RecordStream(record);
+    metrics_.CountUpstreamRetries(flow->name, outcome.counters.upstream_retries);
   };
   return response;
 }

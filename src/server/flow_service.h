@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "flow/flow.h"
 #include "server/http_types.h"
+#include "server/metrics.h"
 
 namespace flowrun {
 
@@ -46,7 +47,8 @@ class FlowService {
   using FlowTable = std::map<std::string, std::shared_ptr<const Flow>>;
 
   std::shared_ptr<const FlowTable> Flows() const;
-  HttpResponse Route(const HttpRequest& request) const;
+  // Sets `flow_name` when the path is a flow's endpoint.
+  HttpResponse Route(const HttpRequest& request, std::string* flow_name) const;
   HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const;
   HttpResponse ListFlows(const FlowTable& flows) const;
 
@@ -55,6 +57,7 @@ class FlowService {
   class StreamSlot;
 
   ServiceOptions options_;
+  mutable Metrics metrics_;
   mutable std::atomic<size_t> active_streams_{0};
   mutable std::mutex mutex_;
   mutable std::set<Cancellation*> running_;  // guarded by mutex_

@@ -41,6 +41,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   if (outcome.client_gone) outcome.gone_reason = writer.GoneReason();
   outcome.error = result.error;
   outcome.error_step = result.error_step;
+  outcome.counters = result.counters;
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return outcome;
 }

@@ -25,6 +25,7 @@ struct StreamOutcome {
   uint64_t chunks = 0;
   double first_chunk_ms = -1;  // -1: no chunk was sent
   double duration_ms = 0;
+  RunCounters counters;
 };
 
 struct StreamSettings {

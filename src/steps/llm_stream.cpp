@@ -37,13 +37,16 @@ class LlmStreamStep : public Step {
       }
     }
     std::string reply;
-    Status streamed = client_->Stream(
+    StreamStats stats;
+    Status streamed = client_->StreamWithStats(
         request,
         [&](std::string_view text) {
           reply.append(text);
           return context.emit_chunk(text);
         },
-        context.cancel);
+        context.cancel, &stats);
+    context.counters.upstream_retries += stats.retries;
+    if (!streamed.ok() && stats.fault != StreamFault::kCancelled) ++context.counters.upstream_errors;
     // A partial reply stays visible in the state even when the stream failed.
     context.state[output_] = std::move(reply);
     return streamed;

@@ -14,6 +14,12 @@
 
 namespace flowrun {
 
+// Counts a run keeps for metrics; steps add to them.
+struct RunCounters {
+  int upstream_retries = 0;
+  int upstream_errors = 0;
+};
+
 // What a step sees of the run it belongs to. Owned by the runner.
 struct StepContext {
   const std::string& step_id;
@@ -21,6 +27,7 @@ struct StepContext {
   const Cancellation& cancel;
   // Streams a piece of text to the consumer; false when the consumer is gone.
   std::function<bool(std::string_view text)> emit_chunk;
+  RunCounters& counters;
 };
 
 class Step {
