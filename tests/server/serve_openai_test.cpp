@@ -1,6 +1,11 @@
 // `flowrun serve` in front of an OpenAI-compatible upstream (a fake on
 // 127.0.0.1): tokens arrive in order and intact, errors become events.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +100,51 @@ TEST_F(ServeOpenAiTest, TruncatedUpstreamIsAnErrorNotACleanFinish) {
   EXPECT_EQ(events[1]["event"], "error");
   EXPECT_NE(events[1]["data"].find("ended before the answer finished"), std::string::npos) << events[1]["data"];
   EXPECT_EQ(events[2]["event"], "done");
+}
+
+// A browser tab closes: flowrun must abort its upstream request (which
+// would otherwise keep generating, and costing) within 200 ms, both while
+// waiting for the first token and mid-answer.
+TEST_F(ServeOpenAiTest, ClientDisconnectAbortsTheUpstreamTransfer) {
+  for (bool after_first_chunk : {false, true}) {
+    SCOPED_TRACE(after_first_chunk ? "mid-answer" : "waiting for the first token");
+    testing::FakeUpstreamScript script;
+    if (after_first_chunk) script.pieces = {testing::OpenAiDeltaEvent("first")};
+    script.end = testing::FakeUpstreamScript::End::kTrickle;  // upstream alive, still "thinking"
+    upstream_.SetScript(script);
+    if (!server_) Start();
+
+    int fd = testing::ConnectTo(port_);
+    ASSERT_GE(fd, 0);
+    const std::string body = R"({"message":"hi"})";
+    const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string received;
+    char buffer[4096];
+    const std::string wanted = after_first_chunk ? "event: chunk" : "\r\n\r\n";
+    while (received.find(wanted) == std::string::npos) {
+      ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
+      ASSERT_GT(count, 0);
+      received.append(buffer, static_cast<size_t>(count));
+    }
+    // Wait until the upstream is really streaming to flowrun, then hang up.
+    for (int i = 0; i < 200 && upstream_.open_responses() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(upstream_.open_responses(), 1);
+    const auto previous = upstream_.client_gone_at();  // from the first round
+    const auto closed_at = std::chrono::steady_clock::now();
+    close(fd);
+    for (int i = 0; i < 400 && upstream_.client_gone_at() == previous; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_NE(upstream_.client_gone_at(), previous) << "the upstream transfer was never aborted";
+    const double ms = std::chrono::duration<double, std::milli>(*upstream_.client_gone_at() - closed_at).count();
+    std::cout << (after_first_chunk ? "mid-answer" : "before the first token") << ": upstream aborted " << ms
+              << " ms after the client closed\n";
+    EXPECT_LT(ms, 200);
+  }
 }
 
 }  // namespace

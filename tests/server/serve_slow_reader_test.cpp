@@ -49,6 +49,8 @@ TEST(ServeSlowReader, IsDroppedAfterTheWriteTimeoutWithBoundedMemory) {
     ended = health.status == 200 && nlohmann::json::parse(health.body)["streams"] == 0;
   }
   EXPECT_TRUE(ended) << "the stream to a client that stopped reading is still open after 5 s";
+  for (int i = 0; i < 200 && !upstream.client_gone_at(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(upstream.client_gone_at()) << "the upstream transfer was not aborted";
   std::cout << "RSS before " << rss_before << " KiB, peak while stalled " << peak_rss << " KiB\n";
   EXPECT_LT(peak_rss - rss_before, 16 * 1024);  // nowhere near the 48 MiB answer
   close(fd);
