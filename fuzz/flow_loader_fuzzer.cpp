@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_text.h"
 #include "flow/flow_loader.h"
 #include "llm/mock_client.h"
 #include "steps/step_registry.h"
@@ -41,6 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A flow loads exactly when nothing was reported, and every report is shown.
   FUZZ_CHECK((result.flow != nullptr) == result.diagnostics.empty());
   FUZZ_CHECK(result.diagnostics.empty() || !text.empty());
-  if (result.flow) (void)result.flow->input.Describe().dump();
+  // As GET /flows renders it (invalid UTF-8 in a default must not throw).
+  if (result.flow) (void)flowrun::DumpJson(result.flow->input.Describe());
   return 0;
 }
