@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -26,6 +28,31 @@ struct ServeSettings {
   double drain_s = 30;
   bool watch = true;
 };
+
+// Keys from --api-key-file (one per line, '#' comments) and FLOWRUN_API_KEYS.
+Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
+  auto add = [&](std::string key) {
+    key.erase(0, key.find_first_not_of(" \t\r"));
+    key.erase(key.find_last_not_of(" \t\r") + 1);
+    if (!key.empty() && key[0] != '#') keys.push_back(key);
+  };
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Status::Error("cannot read --api-key-file " + file);
+    for (std::string line; std::getline(in, line);) add(line);
+    if (keys.empty()) return Status::Error("--api-key-file " + file + " holds no key");
+  }
+  if (const char* env = std::getenv("FLOWRUN_API_KEYS")) {
+    std::string list = env;
+    for (size_t start = 0; start <= list.size();) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      add(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return Status::Ok();
+}
 
 std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSettings& settings) {
   CLI::App app("Serve flows as HTTP endpoints that stream Server-Sent Events.", "flowrun serve");
@@ -52,7 +79,18 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
       ->capture_default_str()->check(CLI::PositiveNumber);
   bool no_watch = false;
   app.add_flag("--no-watch", no_watch, "do not reload flow files when they change (SIGHUP still reloads)");
+  std::string key_file, log_format = "text";
+  app.add_option("--api-key-file", key_file,
+                 "file with accepted API keys, one per line (also FLOWRUN_API_KEYS, comma-separated)");
+  app.add_option("--cors-origin", settings.service.cors_origins, "an origin browsers may call from (repeatable)");
+  app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--log-content", settings.service.log_content, "also log inputs and replies");
   if (auto exit_code = ParseArgs(app, args)) return exit_code;
+  SetLogFormat(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  if (Status status = LoadApiKeys(key_file, settings.service.api_keys); !status.ok()) {
+    std::cerr << "flowrun serve: error: " << status.message() << "\n";
+    return 2;
+  }
 
   auto to_ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
   settings.watch = !no_watch;
@@ -140,6 +178,9 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   }
   const std::string base = "http://" + settings.server.host + ":" + std::to_string(server.port());
   LogFlows(initial.flows, base);
+  if (!settings.service.api_keys.empty()) {
+    LogInfo("API keys required (" + std::to_string(settings.service.api_keys.size()) + " accepted); / and /healthz stay open");
+  }
   LogInfo("playground at " + base + "/ ; up to " + std::to_string(settings.server.threads) + " worker threads and " +
           std::to_string(settings.service.max_streams) + " concurrent streams");
   // Tests read the bound port from this line when they pass --port 0.

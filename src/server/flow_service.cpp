@@ -27,32 +27,6 @@ HttpResponse Json(int status, const nlohmann::json& body) {
   return response;
 }
 
-std::string Milliseconds(double ms) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.1f ms", ms);
-  return text;
-}
-
-// One line per finished stream: how it ended, chunks, first chunk, duration.
-void LogStream(const std::string& label, const StreamOutcome& outcome) {
-  std::string line = label + " 200 stream ";
-  if (outcome.client_gone) {
-    line += "ended: " + outcome.gone_reason;
-  } else if (!outcome.ok) {
-    line += "ended with error in step '" + outcome.error_step + "': " + outcome.error;
-  } else {
-    line += "done";
-  }
-  line += ", " + std::to_string(outcome.chunks) + " chunks, first chunk " +
-          (outcome.first_chunk_ms < 0 ? std::string("none") : Milliseconds(outcome.first_chunk_ms)) + ", total " +
-          Milliseconds(outcome.duration_ms);
-  if (outcome.ok) {
-    LogInfo(line);
-  } else {
-    LogWarn(line);
-  }
-}
-
 }  // namespace
 
 class FlowService::StreamSlot {
@@ -97,24 +71,17 @@ std::shared_ptr<const FlowService::FlowTable> FlowService::Flows() const {
 }
 
 HttpResponse FlowService::Handle(const HttpRequest& request) const {
-  std::string flow_name;
-  HttpResponse response = Route(request, &flow_name);
-  metrics_.CountRequest(flow_name, response.status);
-  if (!response.stream) {
-    // Streams log when they end; everything else logs here, errors louder.
-    std::string line = request.method + " " + request.path + " " + std::to_string(response.status);
-    if (response.status >= 400) {
-      auto body = nlohmann::json::parse(response.body, nullptr, false);
-      if (body.is_object() && body.contains("error")) line += ": " + body["error"].get<std::string>();
-      LogInfo(line);
-    } else {
-      LogDebug(line);
-    }
-  }
+  RequestInfo info{RequestIdFor(request), request.method, request.path, ""};
+  std::optional<HttpResponse> denied = access_.Check(request);
+  HttpResponse response = denied ? std::move(*denied) : Route(request, info);
+  access_.Decorate(request, response);
+  response.headers.emplace_back("X-Request-Id", info.id);
+  metrics_.CountRequest(info.flow, response.status);
+  if (!response.stream) LogResponse(info, response);  // streams log when they end
   return response;
 }
 
-HttpResponse FlowService::Route(const HttpRequest& request, std::string* flow_name) const {
+HttpResponse FlowService::Route(const HttpRequest& request, RequestInfo& info) const {
   auto flows = Flows();
   const bool is_get = request.method == "GET" || request.method == "HEAD";
   std::string allowed;
@@ -141,8 +108,8 @@ HttpResponse FlowService::Route(const HttpRequest& request, std::string* flow_na
     }
     allowed = "GET";
   } else if (auto found = flows->find(request.path); found != flows->end()) {
-    *flow_name = found->second->name;
-    if (request.method == "POST") return RunFlowRequest(found->second, request);
+    info.flow = found->second->name;
+    if (request.method == "POST") return RunFlowRequest(found->second, request, info);
     allowed = "POST";
   }
   if (allowed.empty()) {
@@ -170,7 +137,8 @@ HttpResponse FlowService::ListFlows(const FlowTable& flows) const {
   return Json(200, {{"flows", list}});
 }
 
-HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const {
+HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request,
+                                         const RequestInfo& info) const {
   if (request.body.size() > options_.max_body_bytes) {
     return JsonError(413, "request body is " + std::to_string(request.body.size()) + " bytes; the limit is " +
                               std::to_string(options_.max_body_bytes));
@@ -205,9 +173,8 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  std::string label = request.method + " " + request.path;
   response.stream = [this, slot, flow = std::move(flow), input = std::move(*input), settings,
-                     label = std::move(label)](StreamWriter& writer) {
+                     info](StreamWriter& writer) {
     Cancellation cancel;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -218,7 +185,9 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
       std::lock_guard<std::mutex> lock(mutex_);
       running_.erase(&cancel);
     }
-    LogStream(label, outcome);
+    nlohmann::json content;
+    if (options_.log_content) content = {{"input", input}, {"reply", outcome.reply}};
+    LogStreamEnd(info, outcome, content);
     StreamRecord record;
     record.flow = flow->name;
     record.outcome = outcome.client_gone ? "client_gone" : outcome.ok ? "done" : "error";

@@ -17,7 +17,9 @@
 #include "core/status.h"
 #include "flow/flow.h"
 #include "server/http_types.h"
+#include "server/access_control.h"
 #include "server/metrics.h"
+#include "server/request_log.h"
 
 namespace flowrun {
 
@@ -25,11 +27,15 @@ struct ServiceOptions {
   size_t max_body_bytes = 1 << 20;
   size_t max_streams = 0;  // concurrent streams admitted; 0: no limit
   std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
+  std::vector<std::string> api_keys;      // non-empty: every route but / and /healthz needs one
+  std::vector<std::string> cors_origins;  // origins allowed to call from a browser
+  bool log_content = false;               // log inputs and replies (off: they may be private)
 };
 
 class FlowService {
  public:
-  explicit FlowService(ServiceOptions options = {}) : options_(options) {}
+  explicit FlowService(ServiceOptions options = {})
+      : options_(options), access_(options_.api_keys, options_.cors_origins) {}
 
   // Replaces the served flows; refuses two flows on one endpoint.
   Status SetFlows(std::vector<std::shared_ptr<const Flow>> flows);
@@ -47,9 +53,10 @@ class FlowService {
   using FlowTable = std::map<std::string, std::shared_ptr<const Flow>>;
 
   std::shared_ptr<const FlowTable> Flows() const;
-  // Sets `flow_name` when the path is a flow's endpoint.
-  HttpResponse Route(const HttpRequest& request, std::string* flow_name) const;
-  HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request) const;
+  // Sets `info.flow` when the path is a flow's endpoint.
+  HttpResponse Route(const HttpRequest& request, RequestInfo& info) const;
+  HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request,
+                              const RequestInfo& info) const;
   HttpResponse ListFlows(const FlowTable& flows) const;
 
   // Holds one admission slot; released when the response is destroyed,
@@ -57,6 +64,7 @@ class FlowService {
   class StreamSlot;
 
   ServiceOptions options_;
+  AccessControl access_;
   mutable Metrics metrics_;
   mutable std::atomic<size_t> active_streams_{0};
   mutable std::mutex mutex_;

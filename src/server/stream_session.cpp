@@ -42,6 +42,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   outcome.error = result.error;
   outcome.error_step = result.error_step;
   outcome.counters = result.counters;
+  outcome.reply = result.state.value("reply", nlohmann::json());
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return outcome;
 }

@@ -26,6 +26,7 @@ struct StreamOutcome {
   double first_chunk_ms = -1;  // -1: no chunk was sent
   double duration_ms = 0;
   RunCounters counters;
+  nlohmann::json reply;  // the state's "reply" at the end (null if none)
 };
 
 struct StreamSettings {

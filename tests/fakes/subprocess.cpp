@@ -80,12 +80,15 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 }
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
-                                     const std::map<std::string, std::optional<std::string>>& env) {
+                                     const std::map<std::string, std::optional<std::string>>& env,
+                                     const std::string& stderr_path) {
   int out_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return;
-  int null_in = open("/dev/null", O_RDONLY);
-  pid_ = Spawn(argv, env, null_in, out_pipe[1], 2);
+  int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int err_fd = stderr_path.empty() ? 2 : open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_ = Spawn(argv, env, null_in, out_pipe[1], err_fd);
   close(null_in);
+  if (err_fd != 2) close(err_fd);
   close(out_pipe[1]);
   out_fd_ = out_pipe[0];
 }
@@ -146,8 +149,9 @@ std::vector<std::string> ServeArgv(std::vector<std::string> args) {
 }
 }  // namespace
 
-ServeProcess::ServeProcess(std::vector<std::string> args, std::map<std::string, std::optional<std::string>> env)
-    : process_(ServeArgv(std::move(args)), env), port_(WaitForListeningPort(process_)) {}
+ServeProcess::ServeProcess(std::vector<std::string> args, std::map<std::string, std::optional<std::string>> env,
+                           const std::string& stderr_path)
+    : process_(ServeArgv(std::move(args)), env, stderr_path), port_(WaitForListeningPort(process_)) {}
 
 ServeProcess::~ServeProcess() {
   if (stopped_) return;

@@ -27,8 +27,10 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 
 class BackgroundProcess {
  public:
+  // `stderr_path`: where its stderr goes ("" = the test's own stderr).
   BackgroundProcess(const std::vector<std::string>& argv,
-                    const std::map<std::string, std::optional<std::string>>& env = {});
+                    const std::map<std::string, std::optional<std::string>>& env = {},
+                    const std::string& stderr_path = "");
   ~BackgroundProcess();  // SIGKILL if still running
 
   // The next stdout line, or nullopt on EOF or timeout.
@@ -55,7 +57,8 @@ class ServeProcess {
  public:
   explicit ServeProcess(std::vector<std::string> args,
                         std::map<std::string, std::optional<std::string>> env = {{"OPENAI_API_KEY", std::nullopt},
-                                                                                 {"OPENAI_BASE_URL", std::nullopt}});
+                                                                                 {"OPENAI_BASE_URL", std::nullopt}},
+                        const std::string& stderr_path = "");
   ~ServeProcess();
   int port() const { return port_; }
   pid_t pid() const { return process_.pid(); }
