@@ -44,7 +44,8 @@ class ConnectionStream : public httplib::Stream {
   ConnectionStream(int sock, const ConnectionLimits& limits) : sock_(sock), limits_(limits) {}
 
   bool is_readable() const override { return WaitFor(sock_, POLLIN, limits_.read_timeout); }
-  bool is_writable() const override { return WaitFor(sock_, POLLOUT, limits_.write_timeout) && !PeerClosed(sock_); }
+  // httplib asks before every chunk; write() itself waits when it must.
+  bool is_writable() const override { return true; }
 
   ssize_t read(char* data, size_t size) override {
     if (!is_readable()) return -1;
@@ -56,15 +57,17 @@ class ConnectionStream : public httplib::Stream {
   }
 
   // Writes everything or fails: a client that stops reading for longer
-  // than the write timeout is dropped.
+  // than the write timeout is dropped. Sends first and waits only when the
+  // socket buffer is full, so the common case is one system call.
   ssize_t write(const char* data, size_t size) override {
     size_t written = 0;
     while (written < size) {
-      if (!WaitFor(sock_, POLLOUT, limits_.write_timeout)) return -1;
-      ssize_t sent = send(sock_, data + written, size - written, MSG_NOSIGNAL);
+      ssize_t sent = send(sock_, data + written, size - written, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (sent < 0) {
-        if (errno == EINTR || errno == EAGAIN) continue;
-        return -1;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+        if (!WaitFor(sock_, POLLOUT, limits_.write_timeout)) return -1;
+        continue;
       }
       written += static_cast<size_t>(sent);
     }
@@ -97,6 +100,11 @@ bool PeerClosed(int sock) {
 }
 
 int CurrentRequestSocket() { return current_socket; }
+
+void FlowrunHttplibServer::RaiseListenBacklog() {
+  const int sock = svr_sock_.load();
+  if (sock >= 0) ::listen(sock, SOMAXCONN);
+}
 
 void FlowrunHttplibServer::UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit) {
   new_task_queue = [this, max_threads, idle_exit] {

@@ -17,7 +17,7 @@ struct ConnectionLimits {
   std::chrono::milliseconds idle_keep_alive{5000};  // wait for a next request
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};
-  int max_requests_per_connection = 100;
+  int max_requests_per_connection = 1000;
 };
 
 class WorkerPool;
@@ -30,6 +30,9 @@ class FlowrunHttplibServer : public httplib::Server {
   void UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit);
   // After this, connections finish their current request and close.
   void BeginStop() { stopping_.store(true); }
+  // httplib listens with a backlog of 5, so bursts of new connections are
+  // dropped and retried by the kernel only after a second; raise it.
+  void RaiseListenBacklog();
 
  private:
   // httplib calls this on a worker thread for every accepted socket.

@@ -36,8 +36,13 @@ class SinkWriter : public StreamWriter {
     ok_ = sink_.write(bytes.data(), bytes.size());
     return ok_;
   }
+  // Polled often while a model is quiet; one poll() per 10 ms is plenty.
   bool ClientConnected() override {
-    ok_ = ok_ && (socket_ < 0 || !PeerClosed(socket_));
+    if (!ok_ || socket_ < 0) return ok_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::milliseconds(10)) return true;
+    last_check_ = now;
+    ok_ = !PeerClosed(socket_);
     return ok_;
   }
   std::string GoneReason() const override {
@@ -49,6 +54,7 @@ class SinkWriter : public StreamWriter {
   httplib::DataSink& sink_;
   int socket_;
   bool ok_ = true;
+  std::chrono::steady_clock::time_point last_check_;
 };
 
 void SetError(httplib::Response& response, const HttpResponse& error) {
@@ -168,6 +174,7 @@ Status HttpServer::Start() {
     return Status::Error("cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
                          " (address in use or not available)");
   }
+  server.RaiseListenBacklog();
   impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
   return Status::Ok();
 }

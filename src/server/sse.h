@@ -8,7 +8,11 @@
 
 namespace flowrun {
 
-// "event: <type>\nid: <id>\ndata: <json>\n\n"; done carries `data: [DONE]`.
+// Appends "event: <type>\nid: <id>\ndata: <json>\n\n" to `out`; done carries
+// `data: [DONE]`. Lets a caller batch several events into one write.
+void AppendSseEvent(const Event& event, uint64_t id, std::string& out);
+
+// The same framing as a string of its own.
 std::string FormatSseEvent(const Event& event, uint64_t id);
 
 // A comment line that keeps idle connections open: ": ping\n\n".
