@@ -88,10 +88,12 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
   char last_char = '\n';
   Cancellation cancel;
   RunResult result = RunFlow(flow, *input, [&](const Event& event) {
-    if (events) {
+    if (event.type == Event::Type::kFlush) {
+      std::cout.flush();  // the model has nothing more ready: show what came
+    } else if (events) {
       std::cout << DumpJson(EventToJson(event)) << std::endl;
     } else if (event.type == Event::Type::kChunk && !event.text.empty()) {
-      std::cout << event.text << std::flush;
+      std::cout << event.text;
       wrote_text = true;
       last_char = event.text.back();
     }

@@ -9,7 +9,9 @@
 namespace flowrun {
 
 struct Event {
-  enum class Type { kStepBefore, kStepAfter, kChunk, kError, kDone };
+  // kFlush is a hint, not part of the stream: nothing more is ready right
+  // now, so a consumer that batches chunks should send what it holds.
+  enum class Type { kStepBefore, kStepAfter, kChunk, kError, kDone, kFlush };
 
   Type type = Type::kDone;
   std::string step;       // step id (empty for done, or an error outside any step)

@@ -49,7 +49,8 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
     emit(StepEvent(Event::Type::kStepBefore, flow_step, i));
     auto started = std::chrono::steady_clock::now();
     StepContext context{flow_step.id, result.state, cancel, [&](std::string_view text) {
-                          emit(StepEvent(Event::Type::kChunk, flow_step, i, std::string(text)));
+                          emit(StepEvent(text.empty() ? Event::Type::kFlush : Event::Type::kChunk, flow_step, i,
+                                         std::string(text)));
                           return !cancel.IsCancelled();
                         },
                         result.counters};

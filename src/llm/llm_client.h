@@ -28,6 +28,9 @@ struct ChatRequest {
 
 // Receives each non-empty text delta in order. Returns false when the
 // consumer is gone; the client then stops the transfer and returns.
+// After handing over deltas that arrived together, a client calls it once
+// with an empty view: nothing more is ready now, so a consumer that
+// batches its output (one send for a burst of tokens) should flush.
 using DeltaCallback = std::function<bool(std::string_view text)>;
 
 // Coarse cause of a failed stream, so callers can count failures by kind

@@ -52,8 +52,11 @@ class MockClient : public LlmClient {
       }
       if (cancel.IsCancelled()) return Status::Error("cancelled");
       if (!on_delta(std::string_view(reply).substr(start, end - start))) return Status::Error("cancelled");
+      // A paced token goes out on its own; unpaced ones go out together.
+      if (config_.delay_ms > 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
       start = end;
     }
+    if (config_.delay_ms == 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
     return Status::Ok();
   }
 

@@ -1,6 +1,10 @@
 // OpenAI wire-format helpers. Parsing never throws: a malformed upstream is
-// an expected failure reported through Status.
+// an expected failure reported through Status. Chunks, parsed once per
+// streamed token, go through a SAX handler rather than a DOM.
 #include "llm/openai_wire.h"
+
+#include <cstddef>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +28,135 @@ std::string ErrorText(const json& error) {
   return DumpJson(error);
 }
 
+// Reads what ParseOpenAiChunk needs from a chat.completion.chunk without
+// building a DOM: whether the root is an object, whether its "error" member
+// is non-null, choices[0].delta.content (when a string) and whether
+// choices[0].finish_reason is non-null. A repeated key counts as its last
+// occurrence, as in a DOM.
+//
+// The interesting values lie on one path, root -> "choices" array -> first
+// element -> "delta" object, so the state is how many of those containers
+// are open (`path_`, at most 4) and how deep the parser is (`depth_`); while
+// depth_ > path_ it is inside something else and only counts brackets.
+class ChunkSax final : public nlohmann::json_sax<json> {
+ public:
+  bool root_is_object() const { return root_is_object_; }
+  bool has_error() const { return has_error_; }
+  bool finished() const { return finished_; }
+  std::string TakeContent() { return std::move(content_); }
+
+  bool null() override { return Scalar(Kind::kNull, nullptr); }
+  bool boolean(bool /*val*/) override { return Scalar(Kind::kOther, nullptr); }
+  bool number_integer(number_integer_t /*val*/) override { return Scalar(Kind::kOther, nullptr); }
+  bool number_unsigned(number_unsigned_t /*val*/) override { return Scalar(Kind::kOther, nullptr); }
+  bool number_float(number_float_t /*val*/, const string_t& /*s*/) override { return Scalar(Kind::kOther, nullptr); }
+  bool string(string_t& val) override { return Scalar(Kind::kString, &val); }
+  bool binary(binary_t& /*val*/) override { return Scalar(Kind::kOther, nullptr); }
+  bool start_object(std::size_t /*elements*/) override { return Open(Kind::kObject); }
+  bool start_array(std::size_t /*elements*/) override { return Open(Kind::kArray); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+
+  bool key(string_t& val) override {
+    if (depth_ != path_) return true;
+    if (path_ == kRootLevel) {
+      slot_ = val == "choices" ? Slot::kChoices : val == "error" ? Slot::kError : Slot::kNone;
+    } else if (path_ == kChoiceLevel) {
+      slot_ = val == "delta" ? Slot::kDelta : val == "finish_reason" ? Slot::kFinishReason : Slot::kNone;
+    } else if (path_ == kDeltaLevel) {
+      slot_ = val == "content" ? Slot::kContent : Slot::kNone;
+    }
+    return true;
+  }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& /*ex*/) override {
+    return false;
+  }
+
+ private:
+  enum class Kind { kNull, kString, kObject, kArray, kOther };
+  // What the next value at the current path level is, if it matters.
+  enum class Slot { kNone, kRoot, kError, kChoices, kFirstChoice, kDelta, kContent, kFinishReason };
+  // path_ values: which container on the interesting path is innermost.
+  static constexpr int kRootLevel = 1;     // the top-level object
+  static constexpr int kChoicesLevel = 2;  // its "choices" array
+  static constexpr int kChoiceLevel = 3;   // choices[0]
+  static constexpr int kDeltaLevel = 4;    // choices[0].delta
+
+  // A value starts at the current level; returns whether to descend into it
+  // (for a container) and records what it says. False from `*keep_going`
+  // stops the parse: a root that is not an object is already a failure.
+  bool Consume(Kind kind, string_t* text, bool* keep_going) {
+    *keep_going = true;
+    if (depth_ != path_) return false;
+    switch (std::exchange(slot_, Slot::kNone)) {
+      case Slot::kNone:
+        return false;
+      case Slot::kRoot:
+        root_is_object_ = kind == Kind::kObject;
+        *keep_going = root_is_object_;
+        return root_is_object_;
+      case Slot::kError:
+        has_error_ = kind != Kind::kNull;
+        return false;
+      case Slot::kChoices:
+        content_.clear();
+        finished_ = false;
+        return kind == Kind::kArray;
+      case Slot::kFirstChoice:
+        return kind == Kind::kObject;
+      case Slot::kDelta:
+        content_.clear();
+        return kind == Kind::kObject;
+      case Slot::kContent:
+        if (kind == Kind::kString) {
+          content_ = std::move(*text);
+        } else {
+          content_.clear();
+        }
+        return false;
+      case Slot::kFinishReason:
+        finished_ = kind != Kind::kNull;
+        return false;
+    }
+    return false;
+  }
+
+  bool Scalar(Kind kind, string_t* text) {
+    bool keep_going = true;
+    Consume(kind, text, &keep_going);
+    return keep_going;
+  }
+
+  bool Open(Kind kind) {
+    bool keep_going = true;
+    const bool descend = Consume(kind, nullptr, &keep_going);
+    ++depth_;
+    if (descend) {
+      ++path_;
+      // The first value inside "choices" is the only choice that counts.
+      if (path_ == kChoicesLevel) slot_ = Slot::kFirstChoice;
+    }
+    return keep_going;
+  }
+
+  bool Close() {
+    --depth_;
+    if (path_ > depth_) path_ = depth_;
+    slot_ = Slot::kNone;
+    return true;
+  }
+
+  int depth_ = 0;
+  int path_ = 0;
+  Slot slot_ = Slot::kRoot;
+  bool root_is_object_ = false;
+  bool has_error_ = false;
+  bool finished_ = false;
+  std::string content_;
+};
+
 }  // namespace
 
 std::string BuildChatRequestBody(const ChatRequest& request) {
@@ -44,24 +177,19 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
     chunk->done = true;
     return Status::Ok();
   }
-  const json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
+  ChunkSax sax;
+  if (!json::sax_parse(data, &sax) || !sax.root_is_object()) {
     return Status::Error("upstream sent a data line that is not JSON: " + Abbreviate(data, 80));
   }
-  if (auto error = parsed.find("error"); error != parsed.end() && !error->is_null()) {
-    return Status::Error("upstream error: " + Abbreviate(ErrorText(*error), 500));
+  if (sax.has_error()) {
+    // Rare, and the message may need any of the error's shapes: parse it in full.
+    const json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (auto error = parsed.find("error"); error != parsed.end() && !error->is_null()) {
+      return Status::Error("upstream error: " + Abbreviate(ErrorText(*error), 500));
+    }
   }
-  auto choices = parsed.find("choices");
-  // Some servers send choice-less chunks (usage, content-filter results).
-  if (choices == parsed.end() || !choices->is_array() || choices->empty()) return Status::Ok();
-  const json& choice = (*choices)[0];
-  if (!choice.is_object()) return Status::Ok();
-  if (auto delta = choice.find("delta"); delta != choice.end() && delta->is_object()) {
-    auto content = delta->find("content");
-    if (content != delta->end() && content->is_string()) chunk->content = content->get<std::string>();
-  }
-  auto finish_reason = choice.find("finish_reason");
-  chunk->finished = finish_reason != choice.end() && !finish_reason->is_null();
+  chunk->content = sax.TakeContent();
+  chunk->finished = sax.finished();
   return Status::Ok();
 }
 

@@ -174,11 +174,14 @@ class StreamAttempt {
       body_.append(bytes.substr(0, room));
       return bytes.size() <= room ? bytes.size() : 0;
     }
+    const int delivered_before = deltas_delivered_;
     const SseFeedResult fed =
         parser_.Feed(bytes, [this](const SseEvent& event) { return OnEvent(event); });
     if (fed == SseFeedResult::kTooLarge) {
       Fail("upstream sent an oversized event: " + parser_.error(), StreamFault::kMalformed);
     }
+    // Everything this read brought is out: let the consumer send it in one go.
+    if (deltas_delivered_ != delivered_before && !on_delta_(std::string_view())) return 0;
     return fed == SseFeedResult::kOk || stop_ == Stop::kDone ? bytes.size() : 0;
   }
 

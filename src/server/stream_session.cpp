@@ -14,26 +14,47 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   StreamOutcome outcome;
   uint64_t next_id = 1;
   bool writable = true;
-  auto write = [&](const std::string& bytes) {
-    writable = writable && writer.Write(bytes);
-    last_write = Clock::now();
+  // Chunks wait here until the model has nothing more ready (a flush hint),
+  // so a burst of tokens leaves in one send instead of one each.
+  std::string pending;
+  auto flush = [&] {
+    if (!pending.empty()) {
+      writable = writable && writer.Write(pending);
+      last_write = Clock::now();
+      pending.clear();
+    }
     return writable;
   };
-  // Runs while the model is quiet: keeps proxies from cutting an idle
-  // stream, and notices a client that has gone without waiting for a token.
+  // Runs while the model is quiet: sends what waits (for clients that give
+  // no flush hints), keeps proxies from cutting an idle stream, and notices
+  // a client that has gone without waiting for a token.
   cancel.SetProbe([&] {
-    if (writable && Clock::now() - last_write >= settings.heartbeat) write(SseHeartbeat());
+    flush();
+    if (writable && Clock::now() - last_write >= settings.heartbeat) {
+      pending = SseHeartbeat();
+      flush();
+    }
     return writable && writer.ClientConnected();
   });
   RunResult result = RunFlow(flow, input, [&](const Event& event) {
-    const bool step_event = event.type == Event::Type::kStepBefore || event.type == Event::Type::kStepAfter;
-    if (step_event && !settings.all_events) return true;
-    if (event.type == Event::Type::kChunk && writable) {
-      if (outcome.chunks++ == 0) {
-        outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-      }
+    switch (event.type) {
+      case Event::Type::kFlush:
+        return flush();
+      case Event::Type::kStepBefore:
+      case Event::Type::kStepAfter:
+        if (!settings.all_events) return writable;
+        break;
+      case Event::Type::kChunk:
+        if (outcome.chunks++ == 0) {
+          outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        }
+        pending += FormatSseEvent(event, next_id++);
+        return writable;
+      default:
+        break;
     }
-    return write(FormatSseEvent(event, next_id++));
+    pending += FormatSseEvent(event, next_id++);
+    return flush();
   }, cancel);
   cancel.SetProbe(nullptr);
   outcome.ok = result.ok && writable;

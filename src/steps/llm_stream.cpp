@@ -41,7 +41,7 @@ class LlmStreamStep : public Step {
     Status streamed = client_->StreamWithStats(
         request,
         [&](std::string_view text) {
-          reply.append(text);
+          reply.append(text);  // an empty text is the client's flush hint; emit_chunk passes it on
           return context.emit_chunk(text);
         },
         context.cancel, &stats);

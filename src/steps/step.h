@@ -26,6 +26,7 @@ struct StepContext {
   nlohmann::json& state;  // the run's state: {"input": ..., "history": [...], "reply": ...}
   const Cancellation& cancel;
   // Streams a piece of text to the consumer; false when the consumer is gone.
+  // An empty text sends nothing but tells the consumer to flush what it holds.
   std::function<bool(std::string_view text)> emit_chunk;
   RunCounters& counters;
 };

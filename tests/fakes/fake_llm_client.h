@@ -28,6 +28,7 @@ class FakeLlmClient : public LlmClient {
       if (cancel.IsCancelled()) return Status::Error("cancelled");
       ++offered;
       if (!on_delta(delta)) return Status::Error("cancelled");
+      if (!on_delta(std::string_view())) return Status::Error("cancelled");  // like a paced upstream
     }
     return final_status;
   }

@@ -46,6 +46,7 @@ std::vector<std::string> Trace(const Flow& flow, const nlohmann::json& input, Ru
   std::vector<std::string> trace;
   Cancellation cancel;
   RunResult run = RunFlow(flow, input, [&](const Event& event) {
+    if (event.type == Event::Type::kFlush) return true;  // hints; see FlushHintsFromTheModelBecomeFlushEvents
     trace.push_back(std::string(EventName(event.type)) + (event.step.empty() ? "" : " " + event.step) +
                     (event.text.empty() ? "" : " " + event.text));
     return stop_after < 0 || static_cast<int>(trace.size()) < stop_after;
@@ -136,6 +137,24 @@ TEST(Runner, AStepThatThrowsStillEndsWithErrorThenDone) {
   }, cancel);
   EXPECT_FALSE(result.ok);
   EXPECT_EQ(trace, (std::vector<std::string>{"step:before ", "error internal error in step: boom", "done "}));
+}
+
+}  // namespace
+}  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+TEST(Runner, FlushHintsFromTheModelBecomeFlushEvents) {
+  Fixture fixture;
+  std::string pattern;
+  Cancellation cancel;
+  RunFlow(*fixture.flow, {{"message", "hi"}, {"history", nlohmann::json::array()}}, [&](const Event& event) {
+    if (event.type == Event::Type::kChunk) pattern += "c";
+    if (event.type == Event::Type::kFlush) pattern += "F";
+    return true;
+  }, cancel);
+  EXPECT_EQ(pattern, "cFcFcF");  // the fake model flushes after every delta
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ ChatRequest RequestSaying(std::vector<ChatMessage> messages) {
 std::vector<std::string> Tokens(LlmClient& client, const ChatRequest& request, Status* status = nullptr) {
   std::vector<std::string> tokens;
   Status result = client.Stream(request, [&](std::string_view token) {
-    tokens.emplace_back(token);
+    if (!token.empty()) tokens.emplace_back(token);  // empty: a flush hint
     return true;
   }, Cancellation());
   if (status != nullptr) *status = result;
@@ -118,6 +118,30 @@ TEST(MockClientTest, StopsWhenTheConsumerIsGone) {
 TEST(MockClientTest, DescribesItself) {
   EXPECT_EQ(MakeMockClient({})->Describe(), "mock (offline)");
   EXPECT_EQ(MakeMockClient({.delay_ms = 40})->Describe(), "mock (offline), 40 ms per token");
+}
+
+}  // namespace
+}  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+// Paced tokens are flushed one by one; unpaced ones once, at the end.
+TEST(MockClientTest, FlushHintsFollowThePacing) {
+  for (int delay : {0, 1}) {
+    auto client = MakeMockClient({delay});
+    std::string pattern;
+    ASSERT_TRUE(client->Stream(RequestSaying({{"user", "a b"}}), [&](std::string_view text) {
+      pattern += text.empty() ? "F" : "t";
+      return true;
+    }, Cancellation()).ok());
+    EXPECT_EQ(pattern, delay == 0 ? std::string(pattern.size() - 1, 't') + "F"
+                                  : [&] {
+                                      std::string paced;
+                                      for (size_t i = 0; i < pattern.size() / 2; ++i) paced += "tF";
+                                      return paced;
+                                    }());
+  }
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ ChatRequest HelloRequest() {
 struct Outcome {
   Status status;
   std::vector<std::string> deltas;
+  int flushes = 0;  // empty "nothing more ready" hints
 };
 
 class OpenAiClientTest : public ::testing::Test {
@@ -78,6 +79,10 @@ class OpenAiClientTest : public ::testing::Test {
   static Outcome Run(LlmClient& client, const Cancellation& cancel = Cancellation(), int stop_after = -1) {
     Outcome outcome;
     outcome.status = client.Stream(HelloRequest(), [&](std::string_view text) {
+      if (text.empty()) {  // a flush hint after each read, not a delta
+        ++outcome.flushes;
+        return true;
+      }
       outcome.deltas.emplace_back(text);
       return stop_after < 0 || static_cast<int>(outcome.deltas.size()) < stop_after;
     }, cancel);

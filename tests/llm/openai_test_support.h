@@ -26,6 +26,7 @@ inline ChatRequest HelloRequest() {
 struct Outcome {
   Status status;
   std::vector<std::string> deltas;
+  int flushes = 0;  // empty "nothing more ready" hints
   StreamStats stats;
 };
 
@@ -36,6 +37,10 @@ inline Outcome RunStream(LlmClient& client, const Cancellation& cancel = Cancell
   outcome.status = client.StreamWithStats(
       HelloRequest(),
       [&](std::string_view text) {
+        if (text.empty()) {  // a flush hint after each read, not a delta
+          ++outcome.flushes;
+          return true;
+        }
         outcome.deltas.emplace_back(text);
         return stop_after < 0 || static_cast<int>(outcome.deltas.size()) < stop_after;
       },
