@@ -17,6 +17,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   // Chunks wait here until the model has nothing more ready (a flush hint),
   // so a burst of tokens leaves in one send instead of one each.
   std::string pending;
+  Clock::time_point pending_since;
   auto flush = [&] {
     if (!pending.empty()) {
       writable = writable && writer.Write(pending);
@@ -29,8 +30,10 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   // no flush hints), keeps proxies from cutting an idle stream, and notices
   // a client that has gone without waiting for a token.
   cancel.SetProbe([&] {
-    flush();
-    if (writable && Clock::now() - last_write >= settings.heartbeat) {
+    // The probe also runs between the tokens of one burst: flush only what
+    // has waited a while (a model that never hints), not every token.
+    if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush();
+    if (writable && pending.empty() && Clock::now() - last_write >= settings.heartbeat) {
       pending = SseHeartbeat();
       flush();
     }
@@ -48,6 +51,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
         if (outcome.chunks++ == 0) {
           outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         }
+        if (pending.empty()) pending_since = Clock::now();
         pending += FormatSseEvent(event, next_id++);
         return writable;
       default:

@@ -18,6 +18,7 @@ class FakeLlmClient : public LlmClient {
   std::vector<std::string> deltas = {"Hel", "lo", "!"};
   Status final_status = Status::Ok();
   std::atomic<int> offered{0};  // deltas handed to on_delta, over all calls
+  bool flush_each = true;       // false: one flush hint after all deltas (a burst)
 
   Status Stream(const ChatRequest& request, const DeltaCallback& on_delta, const Cancellation& cancel) override {
     {
@@ -28,8 +29,9 @@ class FakeLlmClient : public LlmClient {
       if (cancel.IsCancelled()) return Status::Error("cancelled");
       ++offered;
       if (!on_delta(delta)) return Status::Error("cancelled");
-      if (!on_delta(std::string_view())) return Status::Error("cancelled");  // like a paced upstream
+      if (flush_each && !on_delta(std::string_view())) return Status::Error("cancelled");  // like a paced upstream
     }
+    if (!flush_each && !on_delta(std::string_view())) return Status::Error("cancelled");
     return final_status;
   }
   std::string Describe() const override { return "fake"; }

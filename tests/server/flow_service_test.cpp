@@ -161,3 +161,35 @@ TEST(FlowService, StopsTheRunWhenTheClientIsGone) {
 
 }  // namespace
 }  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+class CountingWriter : public StreamWriter {
+ public:
+  bool Write(std::string_view bytes) override {
+    writes.emplace_back(bytes);
+    return true;
+  }
+  std::vector<std::string> writes;
+};
+
+// A burst of tokens that arrived together leaves in one send; paced tokens
+// leave one by one.
+TEST(FlowService, ChunksThatArriveTogetherLeaveInOneWrite) {
+  for (bool paced : {true, false}) {
+    ServiceFixture fixture;
+    fixture.client->deltas = {"a", "b", "c", "d"};
+    fixture.client->flush_each = paced;
+    CountingWriter writer;
+    fixture.Post(R"({"message":"hi"})").stream(writer);
+    ASSERT_EQ(writer.writes.size(), paced ? 5u : 2u);  // chunks, then done
+    EXPECT_EQ(writer.writes.back(), "event: done\nid: 5\ndata: [DONE]\n\n");
+    if (!paced) {
+      EXPECT_EQ(testing::ParseSse(writer.writes[0]).size(), 4u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace flowrun
