@@ -2,6 +2,7 @@
 // Flow files are watched (and reloaded on SIGHUP); an invalid edit is
 // reported and the previous version keeps serving.
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 
 #include <atomic>
@@ -28,6 +29,15 @@ struct ServeSettings {
   double drain_s = 30;
   bool watch = true;
 };
+
+// The default soft limit (often 1024) would cap flowrun near 500 streams.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 // Keys from --api-key-file (one per line, '#' comments) and FLOWRUN_API_KEYS.
 Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
@@ -161,6 +171,9 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
     return 1;
   }
   catalog.Commit();
+
+  // Every stream holds a client socket and an upstream socket.
+  RaiseFileLimit();
 
   // Signals go to sigwait below, not to whichever thread they hit.
   sigset_t signals;

@@ -14,6 +14,9 @@ FlowCatalog::Candidate FlowCatalog::Reload() {
   const auto files = ExpandFlowPaths(paths_, &errors);
   candidate.problems = errors;
   pending_.clear();
+  // A listing that failed (a missing directory, no file descriptors left)
+  // must not unload anything: keep every flow it could not see.
+  if (!errors.empty()) pending_ = committed_;
   for (const auto& file : files) {
     Diagnostics read_errors(file);
     auto content = ReadTextFile(file, read_errors);
@@ -41,6 +44,7 @@ FlowCatalog::Candidate FlowCatalog::Reload() {
     }
   }
   if (pending_.size() != committed_.size()) candidate.changed = true;
+  if (!errors.empty() && candidate.reloaded.empty()) candidate.changed = false;
   for (const auto& [file, entry] : pending_) {
     if (entry.flow) candidate.flows.push_back(entry.flow);
   }

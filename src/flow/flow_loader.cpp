@@ -34,14 +34,19 @@ std::vector<std::string> ExpandFlowPaths(const std::vector<std::string>& paths,
     std::error_code error;
     if (fs::is_directory(path, error)) {
       std::vector<std::string> found;
-      for (const auto& entry : fs::recursive_directory_iterator(path, error)) {
-        const auto extension = entry.path().extension();
-        if (entry.is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
-          found.push_back(entry.path().string());
+      for (auto it = fs::recursive_directory_iterator(path, error); !error && it != fs::recursive_directory_iterator();
+           it.increment(error)) {
+        const auto extension = it->path().extension();
+        if (it->is_regular_file() && (extension == ".yaml" || extension == ".yml")) {
+          found.push_back(it->path().string());
         }
       }
       std::sort(found.begin(), found.end());
-      if (found.empty()) errors->push_back(path + ": error: no .yaml or .yml flow files in this directory");
+      if (error) {
+        errors->push_back(path + ": error: cannot list the directory: " + error.message());
+      } else if (found.empty()) {
+        errors->push_back(path + ": error: no .yaml or .yml flow files in this directory");
+      }
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::exists(path, error)) {
       files.push_back(path);

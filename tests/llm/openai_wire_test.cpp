@@ -45,6 +45,173 @@ TEST(OpenAiWireTest, ReportsErrorsAndNonJson) {
   EXPECT_EQ(status.message(), "upstream sent a data line that is not JSON: <html>" + std::string(74, 'x') + "...");
 }
 
+// Parses `data`, expecting success; the chunk it gave.
+OpenAiChunk ParseOk(std::string_view data) {
+  OpenAiChunk chunk;
+  const Status status = ParseOpenAiChunk(data, &chunk);
+  EXPECT_TRUE(status.ok()) << data << ": " << status.message();
+  return chunk;
+}
+
+std::string ParseError(std::string_view data) {
+  OpenAiChunk chunk;
+  chunk.content = "stale";
+  const Status status = ParseOpenAiChunk(data, &chunk);
+  EXPECT_FALSE(status.ok()) << data;
+  EXPECT_EQ(chunk.content, "") << "a failed parse leaves an empty chunk";
+  return status.message();
+}
+
+TEST(OpenAiWireTest, ReadsATypicalChunk) {
+  const OpenAiChunk chunk = ParseOk(
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":null,)"
+      R"("choices":[{"index":0,"delta":{"role":"assistant","content":"t12 ","refusal":null},"logprobs":null,)"
+      R"("finish_reason":null}],"usage":null})");
+  EXPECT_EQ(chunk.content, "t12 ");
+  EXPECT_FALSE(chunk.finished);
+  EXPECT_FALSE(chunk.done);
+}
+
+TEST(OpenAiWireTest, SkipsNestedObjectsBeforeChoices) {
+  const OpenAiChunk chunk = ParseOk(
+      R"({"meta":{"choices":[{"delta":{"content":"no"},"finish_reason":"stop"}],"deep":[[{"a":{}}],[]]},)"
+      R"("error_count":0,"x":[{"choices":[]}],"choices":[{"delta":{"content":"yes"}}]})");
+  EXPECT_EQ(chunk.content, "yes");
+  EXPECT_FALSE(chunk.finished);
+}
+
+TEST(OpenAiWireTest, OnlyTheFirstChoiceCounts) {
+  OpenAiChunk chunk = ParseOk(R"({"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]})");
+  EXPECT_EQ(chunk.content, "a");
+  chunk = ParseOk(R"({"choices":[{"delta":{}},{"delta":{"content":"b"},"finish_reason":"stop"}]})");
+  EXPECT_EQ(chunk.content, "");
+  EXPECT_FALSE(chunk.finished);
+  // A first choice that is not an object hides the rest.
+  for (const char* data : {R"({"choices":[null,{"delta":{"content":"b"},"finish_reason":"stop"}]})",
+                           R"({"choices":[[{"delta":{"content":"b"}}],{"delta":{"content":"b"}}]})",
+                           R"({"choices":["x",{"delta":{"content":"b"}}]})"}) {
+    chunk = ParseOk(data);
+    EXPECT_EQ(chunk.content, "") << data;
+    EXPECT_FALSE(chunk.finished) << data;
+  }
+}
+
+TEST(OpenAiWireTest, IgnoresContentKeysAtOtherDepths) {
+  OpenAiChunk chunk = ParseOk(
+      R"({"content":"top","choices":[{"content":"choice",)"
+      R"("delta":{"tool_calls":[{"index":0,"function":{"name":"f","content":"tool"},"content":"call"}]},)"
+      R"("logprobs":{"content":[{"token":"tok","content":"lp","top_logprobs":[]}]}}]})");
+  EXPECT_EQ(chunk.content, "");
+  // Nested containers inside delta do not hide a "content" after them.
+  chunk = ParseOk(
+      R"({"choices":[{"logprobs":{"content":[{"content":"lp"}]},)"
+      R"("delta":{"tool_calls":[{"content":"no","delta":{"content":"no"}}],"content":"yes"}}]})");
+  EXPECT_EQ(chunk.content, "yes");
+  // Nor does a finish_reason anywhere but in choices[0].
+  chunk = ParseOk(R"({"finish_reason":"stop","choices":[{"delta":{"finish_reason":"stop","x":{"finish_reason":1}}}]})");
+  EXPECT_FALSE(chunk.finished);
+}
+
+TEST(OpenAiWireTest, DecodesEscapesAndSurrogatePairs) {
+  OpenAiChunk chunk = ParseOk(
+      R"({"choices":[{"delta":{"content":"q\"b\\s\/n\n t\t r\r b\b f\f \u00e9\u65E5 \ud83c\udf89 \u0000."}}]})");
+  EXPECT_EQ(chunk.content, std::string("q\"b\\s/n\n t\t r\r b\b f\f é日 🎉 \0.", 34));
+  chunk = ParseOk(R"({"choices":[{"delta":{"content":"raw 🎉 日本"}}]})");
+  EXPECT_EQ(chunk.content, "raw 🎉 日本");
+  // Escaped keys are keys all the same.
+  chunk = ParseOk(R"({"ch\u006fices":[{"d\u0065lta":{"c\u006fntent":"escaped keys"}}]})");
+  EXPECT_EQ(chunk.content, "escaped keys");
+}
+
+TEST(OpenAiWireTest, FinishReasonWithoutContent) {
+  OpenAiChunk chunk = ParseOk(R"({"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})");
+  EXPECT_EQ(chunk.content, "");
+  EXPECT_TRUE(chunk.finished);
+  chunk = ParseOk(R"({"choices":[{"finish_reason":"length"}]})");
+  EXPECT_TRUE(chunk.finished);
+  // Any non-null value counts, even before the delta.
+  chunk = ParseOk(R"({"choices":[{"finish_reason":{"type":"stop"},"delta":{"content":"end"}}]})");
+  EXPECT_EQ(chunk.content, "end");
+  EXPECT_TRUE(chunk.finished);
+}
+
+TEST(OpenAiWireTest, ChoicelessShapesAreEmpty) {
+  for (const char* data : {R"({})", R"({"choices":[]})", R"({"choices":null})", R"({"choices":{"0":{}}})",
+                           R"({"choices":"x"})", R"({"choices":[{"delta":null}]})",
+                           R"({"choices":[{"delta":["content","x"]}]})", R"({"choices":[{"delta":{"content":["x"]}}]})",
+                           R"({"choices":[{"delta":{"content":{"text":"x"}}}]})",
+                           R"({"choices":[{"delta":{"content":true}}]})", R"({"error":null})"}) {
+    const OpenAiChunk chunk = ParseOk(data);
+    EXPECT_EQ(chunk.content, "") << data;
+    EXPECT_FALSE(chunk.finished) << data;
+    EXPECT_FALSE(chunk.done) << data;
+  }
+}
+
+TEST(OpenAiWireTest, ToleratesWhitespace) {
+  const OpenAiChunk chunk = ParseOk(
+      " \r\n\t{ \"choices\" : [ { \"delta\" : { \"content\" : \" x \" } , \"finish_reason\" : \"stop\" } ] }\r\n ");
+  EXPECT_EQ(chunk.content, " x ");
+  EXPECT_TRUE(chunk.finished);
+  // The sentinel is matched exactly, as before.
+  EXPECT_EQ(ParseError(" [DONE]"), "upstream sent a data line that is not JSON: [DONE]");
+}
+
+TEST(OpenAiWireTest, RepeatedKeysCountAsTheirLastOccurrence) {
+  // As a DOM would have it: the last member of a name wins.
+  EXPECT_EQ(ParseOk(R"({"choices":[{"delta":{"content":"a","content":"b"}}]})").content, "b");
+  EXPECT_EQ(ParseOk(R"({"choices":[{"delta":{"content":"a","content":null}}]})").content, "");
+  EXPECT_EQ(ParseOk(R"({"choices":[{"delta":{"content":"a"},"delta":{}}]})").content, "");
+  OpenAiChunk chunk = ParseOk(R"({"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}],"choices":[]})");
+  EXPECT_EQ(chunk.content, "");
+  EXPECT_FALSE(chunk.finished);
+  chunk = ParseOk(R"({"choices":[{"finish_reason":"stop","finish_reason":null}]})");
+  EXPECT_FALSE(chunk.finished);
+  EXPECT_EQ(ParseOk(R"({"error":"x","error":null,"choices":[{"delta":{"content":"ok"}}]})").content, "ok");
+  EXPECT_EQ(ParseError(R"({"error":null,"error":"late"})"), "upstream error: late");
+}
+
+TEST(OpenAiWireTest, UpstreamErrorsWinOverContent) {
+  EXPECT_EQ(ParseError(R"({"choices":[{"delta":{"content":"a"}}],"error":{"message":"boom"}})"),
+            "upstream error: boom");
+  // Shapes without a string message are shown as JSON.
+  EXPECT_EQ(ParseError(R"({"error":{"code":429,"message":null}})"), R"(upstream error: {"code":429,"message":null})");
+  EXPECT_EQ(ParseError(R"({"error":42})"), "upstream error: 42");
+  EXPECT_EQ(ParseError(R"({"error":false})"), "upstream error: false");
+  // An "error" anywhere but at the top is just data.
+  EXPECT_EQ(ParseOk(R"({"choices":[{"error":"x","delta":{"content":"a","error":"y"}}],"m":{"error":1}})").content,
+            "a");
+}
+
+TEST(OpenAiWireTest, RejectsWhatIsNotOneJsonObject) {
+  const std::string prefix = "upstream sent a data line that is not JSON: ";
+  for (const char* data :
+       {"", " ", "[DONE", "[]", R"([{"choices":[]}])", R"("text")", "42", "null", R"({"choices":[]} x)",
+        R"({"choices":[]}{})", R"({"choices":[{"delta":{"content":"ab)", R"({"choices":[{"delta":{"content":"a"}}])",
+        R"({'choices':[]})", R"({"choices":[],})", R"({"choices":[{"delta":{"content":"\ud83c"}}]})",
+        R"({"choices":[{"delta":{"content":"\x"}}]})", "{\"choices\":[{\"delta\":{\"content\":\"a\nb\"}}]}",
+        "/* c */ {}"}) {
+    EXPECT_EQ(ParseError(data), prefix + Abbreviate(data, 80)) << data;
+  }
+  // Invalid UTF-8 inside a string is rejected too, wherever it is.
+  EXPECT_EQ(ParseError("{\"choices\":[{\"delta\":{\"content\":\"a\xFF\"}}]}").rfind(prefix, 0), 0u);
+  EXPECT_EQ(ParseError("{\"x\":\"\xED\xA0\x80\",\"choices\":[]}").rfind(prefix, 0), 0u);
+  EXPECT_EQ(ParseError("{\"choices\":[{\"delta\":{\"content\":\"cut \xE2\x82\"}}]}").rfind(prefix, 0), 0u);
+  // Not JSON wins over an upstream error earlier in the line.
+  EXPECT_EQ(ParseError(R"({"error":"x",)"), prefix + R"({"error":"x",)");
+}
+
+TEST(OpenAiWireTest, EachParseStartsFromAnEmptyChunk) {
+  OpenAiChunk chunk;
+  ASSERT_TRUE(ParseOpenAiChunk(R"({"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}]})", &chunk).ok());
+  ASSERT_TRUE(ParseOpenAiChunk(R"({"choices":[]})", &chunk).ok());
+  EXPECT_EQ(chunk.content, "");
+  EXPECT_FALSE(chunk.finished);
+  ASSERT_TRUE(ParseOpenAiChunk("[DONE]", &chunk).ok());
+  ASSERT_TRUE(ParseOpenAiChunk("{}", &chunk).ok());
+  EXPECT_FALSE(chunk.done);
+}
+
 TEST(OpenAiWireTest, ExtractsMessagesFromErrorBodies) {
   EXPECT_EQ(UpstreamErrorMessage(R"({"error":{"message":"Incorrect API key provided"}})"),
             "Incorrect API key provided");
