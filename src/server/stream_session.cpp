@@ -52,12 +52,12 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
           outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         }
         if (pending.empty()) pending_since = Clock::now();
-        pending += FormatSseEvent(event, next_id++);
+        AppendSseEvent(event, next_id++, pending);
         return writable;
       default:
         break;
     }
-    pending += FormatSseEvent(event, next_id++);
+    AppendSseEvent(event, next_id++, pending);
     return flush();
   }, cancel);
   cancel.SetProbe(nullptr);

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
+#include <random>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace flowrun {
@@ -210,6 +215,123 @@ TEST(OpenAiWireTest, EachParseStartsFromAnEmptyChunk) {
   ASSERT_TRUE(ParseOpenAiChunk("[DONE]", &chunk).ok());
   ASSERT_TRUE(ParseOpenAiChunk("{}", &chunk).ok());
   EXPECT_FALSE(chunk.done);
+}
+
+// What a chunk means, read from a DOM: the reference the streaming parser
+// must agree with.
+struct Meaning {
+  bool json_object = false;
+  bool error = false;
+  std::string content;
+  bool finished = false;
+  bool operator==(const Meaning&) const = default;
+};
+
+Meaning ReadWithDom(const std::string& data) {
+  const nlohmann::json doc = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  Meaning meaning;
+  meaning.json_object = !doc.is_discarded() && doc.is_object();
+  if (!meaning.json_object) return meaning;
+  meaning.error = doc.contains("error") && !doc["error"].is_null();
+  if (meaning.error || !doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty()) return meaning;
+  const nlohmann::json& choice = doc["choices"][0];
+  if (!choice.is_object()) return meaning;
+  if (choice.contains("delta") && choice["delta"].is_object() && choice["delta"].contains("content") &&
+      choice["delta"]["content"].is_string()) {
+    meaning.content = choice["delta"]["content"].get<std::string>();
+  }
+  meaning.finished = choice.contains("finish_reason") && !choice["finish_reason"].is_null();
+  return meaning;
+}
+
+Meaning ReadWithParser(const std::string& data) {
+  OpenAiChunk chunk;
+  const Status status = ParseOpenAiChunk(data, &chunk);
+  Meaning meaning;
+  meaning.json_object = status.ok() || status.message().rfind("upstream error: ", 0) == 0;
+  meaning.error = !status.ok() && meaning.json_object;
+  meaning.content = chunk.content;
+  meaning.finished = chunk.finished;
+  return meaning;
+}
+
+// Random documents built from the names and shapes that matter (mostly
+// well-typed, sometimes not, keys repeated, now and then a byte broken) so
+// that every path of the parser meets a DOM's view of the same text.
+class ChunkGenerator {
+ public:
+  explicit ChunkGenerator(unsigned seed) : rng_(seed) {}
+
+  std::string Document() {
+    std::string doc = Pick(8) == 0 ? Value(0) : Object(0);
+    if (Pick(5) == 0) {
+      constexpr std::string_view kBreakers("{}[]\",:x \xFF\0", 12);
+      doc[Pick(doc.size())] = kBreakers[Pick(kBreakers.size())];
+    }
+    return doc;
+  }
+
+ private:
+  std::size_t Pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+
+  std::string Object(int depth) {
+    static const char* const kKeys[] = {"choices", "delta", "content", "finish_reason", "error", "message", "x"};
+    static const char* const kPath[] = {"choices", "x", "delta", "content", "x"};
+    std::string object = "{";
+    for (std::size_t i = 0, n = Pick(5); i < n; ++i) {
+      // Half the time, the name a chunk has at this depth.
+      const std::string key = Pick(2) == 0 ? kPath[std::min(depth, 4)] : kKeys[Pick(std::size(kKeys))];
+      object += (i > 0 ? ",\"" : "\"") + key + "\":" + (Pick(3) == 0 ? Value(depth + 1) : Typical(key, depth + 1));
+    }
+    return object + "}";
+  }
+
+  // A value of the type OpenAI sends under `key`.
+  std::string Typical(const std::string& key, int depth) {
+    if (depth > 6) return "null";
+    if (key == "choices") return "[" + Object(depth + 1) + (Pick(2) == 0 ? "," + Object(depth + 1) : "") + "]";
+    if (key == "delta") return Object(depth);
+    if (key == "content") return Scalar();
+    if (key == "finish_reason") return Pick(2) == 0 ? "null" : R"("stop")";
+    if (key == "error") return Pick(4) == 0 ? R"({"message":"busy"})" : "null";
+    return Value(depth);
+  }
+
+  std::string Scalar() {
+    static const char* const kScalars[] = {"null", "true", "0", "-1.5e3", R"("")", R"("a")",
+                                           R"("h\u00e9 \ud83c\udf89")", R"("\"\\\n")", "\"日本\""};
+    return kScalars[Pick(std::size(kScalars))];
+  }
+
+  std::string Value(int depth) {
+    const std::size_t kind = depth > 6 ? 0 : Pick(4);
+    if (kind <= 1) return Scalar();
+    if (kind == 2) return Object(depth);
+    std::string array = "[";
+    for (std::size_t i = 0, n = Pick(3); i < n; ++i) array += (i > 0 ? "," : "") + Value(depth + 1);
+    return array + "]";
+  }
+
+  std::mt19937 rng_;
+};
+
+TEST(OpenAiWireTest, AgreesWithADomOnRandomDocuments) {
+  ChunkGenerator generator(1234);
+  int with_content = 0;
+  int finished = 0;
+  int errors = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string doc = generator.Document();
+    const Meaning expected = ReadWithDom(doc);
+    ASSERT_EQ(ReadWithParser(doc), expected) << doc;
+    with_content += expected.content.empty() ? 0 : 1;
+    finished += expected.finished ? 1 : 0;
+    errors += expected.error ? 1 : 0;
+  }
+  // The generator reached the interesting cases.
+  EXPECT_GT(with_content, 50);
+  EXPECT_GT(finished, 50);
+  EXPECT_GT(errors, 50);
 }
 
 TEST(OpenAiWireTest, ExtractsMessagesFromErrorBodies) {
