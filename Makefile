@@ -1,7 +1,7 @@
 # Thin wrapper over CMake. `make run` and `make test` install what is missing first.
 BUILD ?= build
 PORT ?= 3000
-FUZZ_RUNS ?= 20000
+FUZZ_RUNS ?= 50000
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test asan fuzz clean
@@ -33,3 +33,11 @@ fuzz:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Benchmark harness (bench/README.md): builds flowrun and the bench tools, runs
+# every scenario, prints the table and writes bench/results/latest.json.
+.PHONY: bench
+bench: build
+	@cmake -S bench -B $(BUILD)/bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD)/bench -j 2
+	@bench/run.sh $(BUILD)

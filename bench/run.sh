@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Runs every bench scenario, direct (load_client -> mock_upstream) and through
+# flowrun (load_client -> flowrun -> mock_upstream) side by side, then prints
+# the table and writes bench/results/latest.json.
+#
+#   bench/run.sh [BUILD_DIR]        (make bench does the builds first)
+#
+# Environment knobs (defaults in brackets):
+#   BENCH_B_DURATION [15]  seconds per side for scenario b (each C)
+#   BENCH_C_DURATION [10]  seconds per side for scenario c
+#   BENCH_A_COUNT [2000]   sequential streams per side for scenario a
+#   BENCH_REPEAT [1]       run every scenario this many times (spread in the table)
+#   BENCH_B_CONCURRENCY ["100 1000 5000"]
+#   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
+#   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+BUILD=${1:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+TOOLS=$BUILD/bench
+FLOWRUN=$BUILD/flowrun
+RESULTS=$BENCH_DIR/results
+B_DURATION=${BENCH_B_DURATION:-15}
+C_DURATION=${BENCH_C_DURATION:-10}
+A_COUNT=${BENCH_A_COUNT:-2000}
+REPEAT=${BENCH_REPEAT:-1}
+B_CONCURRENCY=${BENCH_B_CONCURRENCY:-100 1000 5000}
+PROFILE=${BENCH_PROFILE:-0}
+
+for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$FLOWRUN"; do
+  [[ -x $tool ]] || { echo "bench: missing $tool (run 'make bench')" >&2; exit 2; }
+done
+
+mkdir -p "$RESULTS"
+WORK=$(mktemp -d /tmp/flowrun-bench.XXXXXX)
+RUNS=$WORK/runs.jsonl
+: >"$RUNS"
+PIDS=()
+START_TS=$(date +%s)
+# Snapshot the binary: other builds may replace build/flowrun during the run.
+cp "$FLOWRUN" "$WORK/flowrun"
+FLOWRUN_VERSION=$(sha1sum "$FLOWRUN" | cut -c1-12)
+FLOWRUN=$WORK/flowrun
+
+cleanup() {
+  local status=$?
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [[ ${BENCH_KEEP_LOGS:-0} == 1 ]]; then
+    local keep
+    keep=$RESULTS/logs-$(date +%Y%m%d-%H%M%S)
+    mkdir -p "$keep" && cp "$WORK"/*.log "$WORK"/*.out "$keep"/ 2>/dev/null || true
+    echo "bench: logs kept in $keep" >&2
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log() { printf '[bench %3ss] %s\n' "$(($(date +%s) - START_TS))" "$*" >&2; }
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+# wait_listening PID FILE SECONDS: prints the port once FILE has "listening on".
+wait_listening() {
+  local pid=$1 file=$2 limit=$3 i
+  local port
+  for ((i = 0; i < limit * 10; i++)); do
+    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9][0-9]*\).*/\1/p' "$file" 2>/dev/null | head -1)
+    if [[ -n $port ]]; then
+      echo "$port"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+proc_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo -1; }
+
+record() { echo "$1" >>"$RUNS"; }
+
+# --- mock upstream (one for the whole run; the model name picks N x D) -----
+"$TOOLS/mock_upstream" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.log" &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID")
+MOCK_PORT=$(wait_listening "$MOCK_PID" "$WORK/mock.out" 10) || { echo "bench: mock_upstream did not start" >&2; exit 1; }
+MOCK_URL=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+log "mock_upstream pid $MOCK_PID on port $MOCK_PORT"
+
+# --- flowrun ---------------------------------------------------------------
+FLOWRUN_PID=""
+FLOWRUN_PORT=""
+FLOWRUN_ERROR=""
+# start_flowrun NAME [serve options...]; sets FLOWRUN_PID/PORT or FLOWRUN_ERROR.
+start_flowrun() {
+  local name=$1
+  shift
+  FLOWRUN_PID=""
+  FLOWRUN_PORT=""
+  FLOWRUN_ERROR=""
+  rm -f "$WORK/flowrun-$name.out"
+  OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY='' \
+    "$FLOWRUN" serve "$BENCH_DIR/flows" --host 127.0.0.1 --port 0 --heartbeat 86400 --drain-timeout 1 "$@" \
+    >"$WORK/flowrun-$name.out" 2>"$WORK/flowrun-$name.log" &
+  local pid=$!
+  PIDS+=("$pid")
+  local port
+  if port=$(wait_listening "$pid" "$WORK/flowrun-$name.out" 60); then
+    FLOWRUN_PID=$pid
+    FLOWRUN_PORT=$port
+    sleep 1  # let start-up settle before the idle sample
+    local rss threads
+    rss=$(proc_field "$pid" VmRSS)
+    threads=$(proc_field "$pid" Threads)
+    record "{\"label\":\"idle:$name\",\"kind\":\"idle\",\"serve_args\":\"$*\",\"rss_kib\":${rss:--1},\"threads\":${threads:--1}}"
+    log "flowrun ($name: $*) pid $pid on port $port; idle RSS ${rss} KiB, ${threads} threads"
+    return 0
+  fi
+  local why
+  why=$(tail -c 400 "$WORK/flowrun-$name.log" | tr '\n"\\' '   ')
+  if kill -0 "$pid" 2>/dev/null; then why="not listening after 60 s; $why"; else why="exited; $why"; fi
+  FLOWRUN_ERROR="flowrun serve $* failed to start: $why"
+  log "$FLOWRUN_ERROR"
+  stop_pid "$pid"
+  return 1
+}
+
+stop_flowrun() {
+  [[ -n $FLOWRUN_PID ]] || return 0
+  if ! kill -0 "$FLOWRUN_PID" 2>/dev/null; then log "flowrun pid $FLOWRUN_PID had died"; fi
+  stop_pid "$FLOWRUN_PID"
+  FLOWRUN_PID=""
+}
+
+# load LABEL URL FORMAT BODY [load_client options...]
+load() {
+  local label=$1 url=$2 format=$3 body=$4
+  shift 4
+  local pids=(--pid "mock=$MOCK_PID")
+  [[ -n $FLOWRUN_PID && $label == *:flowrun* ]] && pids+=(--pid "flowrun=$FLOWRUN_PID")
+  # In the background + wait, so a signal reaches the trap at once.
+  "$TOOLS/load_client" --url "$url" --format "$format" --body "$body" --label "$label" "${pids[@]}" "$@" \
+    >"$WORK/load.out" 2>>"$WORK/load.log" &
+  local pid=$! status=0
+  PIDS+=("$pid")
+  wait "$pid" || status=$?
+  forget_pid "$pid"
+  if [[ $status == 0 && -s $WORK/load.out ]]; then
+    record "$(cat "$WORK/load.out")"
+    tail -1 "$WORK/load.log" | sed 's/^/    /' >&2
+  else
+    record "{\"label\":\"$label\",\"failed\":\"load_client exited with status $status\"}"
+  fi
+}
+
+warm() {
+  "$TOOLS/load_client" --url "$1" --format "$2" --body "$3" -c 1 --count 200 --max-time 20 >/dev/null 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait "$pid" || true
+  forget_pid "$pid"
+}
+
+failed() { record "{\"label\":\"$1\",\"failed\":\"$2\"}"; }
+
+DIRECT_BODY() { printf '{"model":"bench-%s","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"hi"}],"stream":true,"temperature":0.7}' "$1"; }
+FLOW_BODY='{"message":"hi"}'
+
+for ((rep = 1; rep <= REPEAT; rep++)); do
+  log "=== repeat $rep of $REPEAT ==="
+
+  # Default serve options: idle RSS, scenario a (C=1) and c (C=50).
+  if start_flowrun default; then
+    log "scenario a: C=1, 20-token burst, $A_COUNT sequential streams"
+    # Warm-up (not recorded): connections, curl handles, page faults.
+    warm "$MOCK_URL" openai "$(DIRECT_BODY 20x0)"
+    warm "http://127.0.0.1:$FLOWRUN_PORT/bench/burst20" flowrun "$FLOW_BODY"
+    load "a:direct" "$MOCK_URL" openai "$(DIRECT_BODY 20x0)" -c 1 --count "$A_COUNT" --max-time 60 --expect-tokens 20
+    load "a:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/burst20" flowrun "$FLOW_BODY" -c 1 --count "$A_COUNT" \
+      --max-time 60 --expect-tokens 20
+
+    log "scenario c: C=50, 200-token burst, ${C_DURATION}s per side"
+    load "c:direct" "$MOCK_URL" openai "$(DIRECT_BODY 200x0)" -c 50 --duration "$C_DURATION" --warmup 2 \
+      --expect-tokens 200
+    if [[ $PROFILE == 1 ]] && command -v perf >/dev/null; then
+      perf record -e cpu-clock -F 999 -g -p "$FLOWRUN_PID" -o "$RESULTS/perf-c.data" -- sleep "$((C_DURATION - 1))" \
+        >/dev/null 2>"$WORK/perf.log" &
+      PERF_PID=$!
+      PIDS+=("$PERF_PID")
+    fi
+    load "c:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/burst200" flowrun "$FLOW_BODY" -c 50 \
+      --duration "$C_DURATION" --warmup 2 --expect-tokens 200
+    if [[ $PROFILE == 1 && -n ${PERF_PID:-} ]]; then
+      wait "$PERF_PID" 2>/dev/null || true
+      forget_pid "$PERF_PID"
+      PERF_PID=""
+    fi
+    stop_flowrun
+  else
+    failed "a:flowrun" "$FLOWRUN_ERROR"
+    failed "c:flowrun" "$FLOWRUN_ERROR"
+  fi
+
+  # Scenario b: 50 tokens x 20 ms at each C; flowrun needs a thread per stream.
+  for C in $B_CONCURRENCY; do
+    threads=$((C + C / 10 + 16))
+    max_streams=$((C + C / 20 + 8))
+    log "scenario b: C=$C, 50 tokens x 20 ms, ${B_DURATION}s per side (flowrun --threads $threads --max-streams $max_streams)"
+    load "b$C:direct" "$MOCK_URL" openai "$(DIRECT_BODY 50x20)" -c "$C" --duration "$B_DURATION" --warmup 3 --ramp 1 \
+      --expect-tokens 50
+    if start_flowrun "b$C" --threads "$threads" --max-streams "$max_streams"; then
+      load "b$C:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/paced50" flowrun "$FLOW_BODY" -c "$C" \
+        --duration "$B_DURATION" --warmup 3 --ramp 1 --expect-tokens 50
+      stop_flowrun
+    else
+      failed "b$C:flowrun" "$FLOWRUN_ERROR"
+    fi
+  done
+done
+
+ELAPSED=$(($(date +%s) - START_TS))
+MEM_KIB=$(awk '/MemTotal/ {print $2}' /proc/meminfo)
+CPU_MODEL=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo | tr -d '"\\')
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
+cat >"$WORK/meta.json" <<EOF
+{"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","nproc":$(nproc),"cpu_model":"$CPU_MODEL","mem_total_kib":$MEM_KIB,
+ "kernel":"$(uname -r)","git_rev":"$GIT_REV","flowrun_sha1":"$FLOWRUN_VERSION","src_files_modified":$GIT_DIRTY,"run_seconds":$ELAPSED,
+ "loadavg_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)",
+ "settings":{"a_count":$A_COUNT,"b_duration_s":$B_DURATION,"c_duration_s":$C_DURATION,"repeat":$REPEAT,
+             "b_concurrency":"$B_CONCURRENCY"}}
+EOF
+"$TOOLS/bench_report" "$WORK/meta.json" "$RUNS" "$RESULTS/latest.json"
+log "done in ${ELAPSED}s; results in bench/results/latest.json"
