@@ -12,8 +12,13 @@ export const FLOWRUN = process.env.FLOWRUN_BIN || path.join(ROOT, "build/flowrun
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// A new temp dir, removed at exit when every test passed (kept, with its logs, otherwise or
+// with E2E_KEEP=1).
+const tempDirs = [];
 export function makeTempDir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 // Every child process started here, so that exit, a signal or a failed assertion stops all of them.
@@ -24,7 +29,14 @@ function killGroup(child, signal) {
   try { process.kill(-child.pid, signal); } catch { try { child.kill(signal); } catch { /* gone */ } }
 }
 
-process.on("exit", () => { for (const child of children) killGroup(child, "SIGKILL"); });
+process.on("exit", (code) => {
+  for (const child of children) killGroup(child, "SIGKILL");
+  const failed = code !== 0 || (process.exitCode ?? 0) !== 0;
+  for (const dir of tempDirs) {
+    if (failed || process.env.E2E_KEEP === "1") console.error(`e2e: logs and files kept in ${dir}`);
+    else try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+});
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
     console.error(`e2e: received ${signal}; stopping ${children.size} child process(es)`);

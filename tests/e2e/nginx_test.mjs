@@ -100,7 +100,6 @@ before(async () => {
 after(async () => {
   await nginx?.stop("SIGTERM", 5000);
   for (const replica of replicas) await replica.stop("SIGTERM", 5000);
-  if (process.exitCode) console.error(`logs kept in ${tmp}`);
 });
 
 test("a stream through nginx arrives token by token, uncompressed", async () => {

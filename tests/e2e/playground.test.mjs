@@ -102,6 +102,16 @@ async function send(text) {
   await page.click("#send-button");
 }
 
+// Sends a message and waits until its reply has finished (the page is idle again). The user
+// bubble and data-state=streaming appear together, so "one more user bubble and idle" cannot
+// be satisfied before the request even started, however fast the reply is.
+async function sendAndWait(text, timeout = 15000) {
+  const users = await page.locator(".message.user").count();
+  await send(text);
+  await page.waitForFunction((n) => document.querySelectorAll(".message.user").length === n + 1 &&
+    document.body.dataset.state === "idle", users, { timeout });
+}
+
 async function waitIdle(timeout = 15000) {
   await page.waitForFunction(() => document.body.dataset.state === "idle", null, { timeout });
 }
@@ -115,9 +125,7 @@ test("a reply streams token by token and equals the mock's answer", async () => 
   assert.ok(expected.startsWith(`You said: "${message}". This is flowrun's mock model;`), expected);
 
   await recordGrowth();
-  await send(message);
-  await page.waitForFunction(() => document.body.dataset.state === "streaming");
-  await waitIdle();
+  await sendAndWait(message);
 
   const lengths = await page.evaluate(() => window.__lengths);
   const partial = lengths.filter((n) => n < expected.length);
@@ -137,8 +145,7 @@ test("the second turn sends the first turn as history", async () => {
   const first = requests.at(-1).body.message;
   const firstReply = await page.locator(".message.assistant").first().textContent();
   const message = "Can it stream through nginx?";
-  await send(message);
-  await waitIdle();
+  await sendAndWait(message);
   assert.deepEqual(requests.at(-1).body, {
     message,
     history: [{ role: "user", content: first }, { role: "assistant", content: firstReply }],
@@ -154,8 +161,7 @@ test("the second turn sends the first turn as history", async () => {
 
 test("HTML in a message is shown as text, never rendered", async () => {
   const message = "<b>bold</b> <img src=x onerror=\"document.body.dataset.pwned=1\">";
-  await send(message);
-  await waitIdle();
+  await sendAndWait(message);
   assert.equal(await page.locator("#transcript b, #transcript img").count(), 0);
   assert.equal(await page.locator(".message.user").last().textContent(), message);
   assert.ok((await lastAssistant().textContent()).includes("<b>bold</b>"));
@@ -208,8 +214,7 @@ test("an upstream error is shown inline", async () => {
   assert.match(await page.textContent("#status"), /^broken-upstream: request failed/);
   // The page still works afterwards.
   await pickFlow("chat (/chat)");
-  await send("still there?");
-  await waitIdle();
+  await sendAndWait("still there?");
   assert.match(await lastAssistant().textContent(), /^You said: "still there\?"/);
   assert.equal((await getJson(server.url + "/healthz")).streams, 0);
 });
