@@ -100,6 +100,9 @@ class StreamAttempt {
     while (true) {
       int running = 0;
       const CURLMcode multi_code = curl_multi_perform(multi, &running);
+      // curl hands over each HTTP chunk separately; only after perform has
+      // drained what the socket held is "nothing more ready" true.
+      HintFlush();
       if (multi_code != CURLM_OK) {
         Fail("cannot reach upstream " + display_url_ + ": " + curl_multi_strerror(multi_code),
              StreamFault::kUnreachable);
@@ -120,6 +123,13 @@ class StreamAttempt {
     // Removing an unfinished transfer closes its connection: what an abort wants.
     curl_multi_remove_handle(multi, handles.easy());
     return ended ? result : CURLE_ABORTED_BY_CALLBACK;
+  }
+
+  // Tells the consumer that the deltas so far are all that is ready now.
+  void HintFlush() {
+    if (deltas_delivered_ == deltas_hinted_) return;
+    deltas_hinted_ = deltas_delivered_;
+    if (!on_delta_(std::string_view()) && stop_ == Stop::kNone) stop_ = Stop::kCancelled;
   }
 
   bool ShouldLeave() const {
@@ -174,14 +184,11 @@ class StreamAttempt {
       body_.append(bytes.substr(0, room));
       return bytes.size() <= room ? bytes.size() : 0;
     }
-    const int delivered_before = deltas_delivered_;
     const SseFeedResult fed =
         parser_.Feed(bytes, [this](const SseEvent& event) { return OnEvent(event); });
     if (fed == SseFeedResult::kTooLarge) {
       Fail("upstream sent an oversized event: " + parser_.error(), StreamFault::kMalformed);
     }
-    // Everything this read brought is out: let the consumer send it in one go.
-    if (deltas_delivered_ != delivered_before && !on_delta_(std::string_view())) return 0;
     return fed == SseFeedResult::kOk || stop_ == Stop::kDone ? bytes.size() : 0;
   }
 
@@ -298,6 +305,7 @@ class StreamAttempt {
   StreamFault failure_fault_ = StreamFault::kNone;
   std::string body_;  // non-streamed body, capped at kMaxErrorBodyBytes
   int deltas_delivered_ = 0;
+  int deltas_hinted_ = 0;  // deltas_delivered_ at the last flush hint
   bool finished_ = false;      // a finish_reason arrived
   bool got_response_ = false;  // headers (or body) arrived: the idle clock runs
   Clock::time_point start_;

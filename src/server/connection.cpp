@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "server/worker_pool.h"
 
@@ -43,17 +45,28 @@ class ConnectionStream : public httplib::Stream {
  public:
   ConnectionStream(int sock, const ConnectionLimits& limits) : sock_(sock), limits_(limits) {}
 
-  bool is_readable() const override { return WaitFor(sock_, POLLIN, limits_.read_timeout); }
+  bool is_readable() const override { return begin_ < end_ || WaitFor(sock_, POLLIN, limits_.read_timeout); }
+  bool HasBufferedData() const { return begin_ < end_; }
   // httplib asks before every chunk; write() itself waits when it must.
   bool is_writable() const override { return true; }
 
+  // httplib reads request lines one byte at a time: serve those from a
+  // buffer filled by one recv(), not a poll() and a recv() per byte.
   ssize_t read(char* data, size_t size) override {
-    if (!is_readable()) return -1;
-    ssize_t received;
-    do {
-      received = recv(sock_, data, size, 0);
-    } while (received < 0 && errno == EINTR);
-    return received;
+    if (begin_ == end_) {
+      if (!WaitFor(sock_, POLLIN, limits_.read_timeout)) return -1;
+      ssize_t received;
+      do {
+        received = recv(sock_, buffer_, sizeof(buffer_), 0);
+      } while (received < 0 && errno == EINTR);
+      if (received <= 0) return received;
+      begin_ = 0;
+      end_ = static_cast<size_t>(received);
+    }
+    const size_t count = std::min(size, end_ - begin_);
+    std::memcpy(data, buffer_ + begin_, count);
+    begin_ += count;
+    return static_cast<ssize_t>(count);
   }
 
   // Writes everything or fails: a client that stops reading for longer
@@ -89,6 +102,9 @@ class ConnectionStream : public httplib::Stream {
  private:
   int sock_;
   const ConnectionLimits& limits_;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
 };
 
 }  // namespace
@@ -139,7 +155,10 @@ bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
   bool ok = true;
   for (int served = 0; served < limits_.max_requests_per_connection; ++served) {
     const bool kept_alive = served > 0;
-    if (!WaitForNextRequest(sock, kept_alive ? limits_.idle_keep_alive : limits_.read_timeout, kept_alive)) break;
+    if (!stream.HasBufferedData() &&
+        !WaitForNextRequest(sock, kept_alive ? limits_.idle_keep_alive : limits_.read_timeout, kept_alive)) {
+      break;
+    }
     const bool last = served + 1 == limits_.max_requests_per_connection || stopping_.load();
     bool connection_closed = false;
     ok = process_request(stream, last, connection_closed, nullptr);
