@@ -55,10 +55,8 @@ class ConnectionStream : public httplib::Stream {
   ssize_t read(char* data, size_t size) override {
     if (begin_ == end_) {
       if (!WaitFor(sock_, POLLIN, limits_.read_timeout)) return -1;
-      ssize_t received;
-      do {
-        received = recv(sock_, buffer_, sizeof(buffer_), 0);
-      } while (received < 0 && errno == EINTR);
+      if (size >= sizeof(buffer_)) return Receive(data, size);  // large reads need no buffer
+      const ssize_t received = Receive(buffer_, sizeof(buffer_));
       if (received <= 0) return received;
       begin_ = 0;
       end_ = static_cast<size_t>(received);
@@ -87,6 +85,14 @@ class ConnectionStream : public httplib::Stream {
     return static_cast<ssize_t>(size);
   }
 
+  ssize_t Receive(char* data, size_t size) {
+    ssize_t received;
+    do {
+      received = recv(sock_, data, size, 0);
+    } while (received < 0 && errno == EINTR);
+    return received;
+  }
+
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
@@ -102,7 +108,7 @@ class ConnectionStream : public httplib::Stream {
  private:
   int sock_;
   const ConnectionLimits& limits_;
-  char buffer_[4096];
+  char buffer_[1024];  // lives on every worker's stack: a request line and headers fit
   size_t begin_ = 0;
   size_t end_ = 0;
 };
