@@ -41,3 +41,10 @@ bench: build
 	@cmake -S bench -B $(BUILD)/bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)/bench -j 2
 	@bench/run.sh $(BUILD)
+
+# Browser and scale-out tests (tests/e2e/README.md): the playground in Debian's headless
+# Chromium via playwright-core, and nginx (examples/nginx/flowrun.conf) in front of two replicas.
+.PHONY: e2e
+e2e: build
+	@scripts/install-e2e-deps.sh
+	@tests/e2e/run.sh $(BUILD)

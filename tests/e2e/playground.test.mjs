@@ -182,22 +182,26 @@ test("Stop ends the reply in the page and cancels the run on the server", async 
 
   await page.click("#stop-button");
   const clicked = performance.now();
+  // The server must see the disconnect and end the run within 1 s of the click.
+  const serverClosed = waitUntil(async () => (await getJson(server.url + "/healthz")).streams === 0,
+    { timeoutMs: 1000, intervalMs: 20, what: "GET /healthz streams == 0 within 1 s of Stop" })
+    .then(() => ({ ms: Math.round(performance.now() - clicked) }), (error) => ({ error }));
   await waitIdle(3000);
   const reply = await lastAssistant().textContent();
   assert.match(reply, /^You said: .* \(stopped\)$/);
+  assert.ok(!reply.includes("real one."), `a partial reply: ${reply}`);
   assert.equal(await lastAssistant().locator(".marker").textContent(), " (stopped)");
   assert.match(await page.textContent("#status"), /^slow-chat: stopped after \d+ chunks/);
   assert.equal(await page.isDisabled("#stop-button"), true);
   assert.equal(await page.isEnabled("#send-button"), true);
 
-  await waitUntil(async () => (await getJson(server.url + "/healthz")).streams === 0,
-    { timeoutMs: 1000, intervalMs: 20, what: "GET /healthz streams == 0 after Stop" });
-  const ms = Math.round(performance.now() - clicked);
+  const closed = await serverClosed;
+  if (closed.error) throw closed.error;
+  console.log(`# stop: server stream closed within ${closed.ms} ms of the click`);
   // ... because the client went away (not finished, not an error).
   const text = await metrics(server.url);
   assert.equal(metricValue(text, "flowrun_streams_total", { flow: "slow-chat", outcome: "client_gone" }), 1, text);
   assert.equal(metricValue(text, "flowrun_streams_total", { flow: "slow-chat", outcome: "done" }), 0, text);
-  console.log(`# stop: server stream closed within ${ms} ms of the click`);
   // The run really stopped: no more chunks reach the (now idle) page.
   await sleep(700);
   assert.equal(await lastAssistant().textContent(), reply);
