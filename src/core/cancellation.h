@@ -35,6 +35,10 @@ class Cancellation {
     return false;
   }
 
+  // The flag alone, without running the probe: for hot paths that run
+  // between probes anyway (once per token).
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
   std::string Reason() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return reason_;

@@ -48,10 +48,18 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
     }
     emit(StepEvent(Event::Type::kStepBefore, flow_step, i));
     auto started = std::chrono::steady_clock::now();
+    // Built once per step and reused for every token: no allocations per chunk.
+    Event chunk = StepEvent(Event::Type::kChunk, flow_step, i);
+    const Event flush = StepEvent(Event::Type::kFlush, flow_step, i);
     StepContext context{flow_step.id, result.state, cancel, [&](std::string_view text) {
-                          emit(StepEvent(text.empty() ? Event::Type::kFlush : Event::Type::kChunk, flow_step, i,
-                                         std::string(text)));
-                          return !cancel.IsCancelled();
+                          if (text.empty()) {
+                            emit(flush);
+                          } else {
+                            chunk.text.assign(text);
+                            emit(chunk);
+                          }
+                          // The model client runs the full check (probe) itself.
+                          return !cancel.cancelled();
                         },
                         result.counters};
     Status status;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fakes/fake_openai_upstream.h"
+#include "llm/openai_test_support.h"
 
 namespace flowrun {
 namespace {
@@ -22,6 +23,9 @@ using testing::FakeOpenAiUpstream;
 using testing::FakeUpstreamScript;
 using testing::OpenAiDeltaEvent;
 using testing::OpenAiFinishEvent;
+using testing::HelloRequest;
+using testing::Outcome;
+using testing::RunStream;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -55,18 +59,6 @@ std::vector<std::string> SplitInside(const std::string& text, const std::vector<
   return pieces;
 }
 
-ChatRequest HelloRequest() {
-  ChatRequest request;
-  request.model = "gpt-4o-mini";
-  request.messages = {{"system", "You are terse."}, {"user", "Say hello"}};
-  return request;
-}
-
-struct Outcome {
-  Status status;
-  std::vector<std::string> deltas;
-  int flushes = 0;  // empty "nothing more ready" hints
-};
 
 class OpenAiClientTest : public ::testing::Test {
  protected:
@@ -77,16 +69,7 @@ class OpenAiClientTest : public ::testing::Test {
   }
 
   static Outcome Run(LlmClient& client, const Cancellation& cancel = Cancellation(), int stop_after = -1) {
-    Outcome outcome;
-    outcome.status = client.Stream(HelloRequest(), [&](std::string_view text) {
-      if (text.empty()) {  // a flush hint after each read, not a delta
-        ++outcome.flushes;
-        return true;
-      }
-      outcome.deltas.emplace_back(text);
-      return stop_after < 0 || static_cast<int>(outcome.deltas.size()) < stop_after;
-    }, cancel);
-    return outcome;
+    return RunStream(client, cancel, stop_after);
   }
 
   FakeOpenAiUpstream upstream_;
