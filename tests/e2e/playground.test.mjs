@@ -222,3 +222,28 @@ test("an upstream error is shown inline", async () => {
   assert.match(await lastAssistant().textContent(), /^You said: "still there\?"/);
   assert.equal((await getJson(server.url + "/healthz")).streams, 0);
 });
+
+test("a server with API keys asks for one, then chats", async () => {
+  const keyFile = path.join(tmp, "keys.txt");
+  fs.writeFileSync(keyFile, "# accepted keys\nplayground-key-1\n");
+  const keyed = await startFlowrun(path.join(tmp, "flows", "chat.yaml"),
+    { name: "flowrun-keys", args: ["--api-key-file", keyFile], logDir: tmp });
+  const keyPage = await context.newPage();
+  try {
+    await keyPage.goto(keyed.url + "/");
+    await keyPage.waitForSelector("#api-key", { state: "visible" });
+    assert.match(await keyPage.textContent("#status"), /needs an API key/);
+    await keyPage.fill("#api-key", "playground-key-1");
+    await keyPage.press("#api-key", "Enter");
+    await keyPage.waitForFunction(() => document.querySelectorAll("#flow-select option").length === 1);
+    assert.equal(await keyPage.isVisible("#api-key"), false);
+    await keyPage.fill("#message-input", "with a key");
+    await keyPage.click("#send-button");
+    await keyPage.waitForFunction(() => document.querySelectorAll(".message.assistant").length === 1 &&
+      document.body.dataset.state === "idle");
+    assert.match(await keyPage.locator(".message.assistant").last().textContent(), /^You said: "with a key"/);
+  } finally {
+    await keyPage.close();
+    await keyed.stop();
+  }
+});
