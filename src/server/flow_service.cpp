@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
-#include "core/log.h"
 #include "server/stream_session.h"
 
 namespace flowrun {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/json_text.h"
 #include "core/log.h"
 
 namespace flowrun {
@@ -86,7 +87,7 @@ void LogStreamEnd(const RequestInfo& info, const StreamOutcome& outcome, const n
   if (outcome.counters.upstream_retries > 0) fields["upstream_retries"] = outcome.counters.upstream_retries;
   if (!content.is_null()) {
     fields.update(content);
-    line += "; content: " + content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line += "; content: " + DumpJson(content);
   }
   LogRecord(outcome.ok ? LogLevel::kInfo : LogLevel::kWarn, line, fields);
 }
