@@ -1,7 +1,8 @@
 // Cancellation: tells a running flow (and its upstream transfer) to stop:
 // the consumer has gone, or the server is shutting down. Cancel() may be
-// called from any thread; IsCancelled() and the probe belong to the thread
-// running the flow.
+// called from any thread; IsCancelled() and the probe belong to whichever
+// thread drives the run at the moment: the one running the flow, or the
+// upstream event loop while that thread waits for a transfer.
 #pragma once
 
 #include <atomic>
@@ -39,6 +40,15 @@ class Cancellation {
   // between probes anyway (once per token).
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
+  // A socket whose hang-up means the consumer has gone (the client's
+  // connection), or -1. An event loop that waits on many transfers watches
+  // it instead of calling the probe often; while it does, hangup_watched()
+  // is true and the probe need not check the socket itself.
+  void SetHangupSocket(int fd) { hangup_socket_ = fd; }
+  int hangup_socket() const { return hangup_socket_; }
+  void SetHangupWatched(bool watched) { hangup_watched_.store(watched, std::memory_order_release); }
+  bool hangup_watched() const { return hangup_watched_.load(std::memory_order_acquire); }
+
   std::string Reason() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return reason_;
@@ -49,6 +59,8 @@ class Cancellation {
   mutable std::mutex mutex_;
   std::string reason_;
   std::function<bool()> probe_;
+  int hangup_socket_ = -1;
+  std::atomic<bool> hangup_watched_{false};
 };
 
 }  // namespace flowrun

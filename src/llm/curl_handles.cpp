@@ -11,11 +11,19 @@ std::once_flag g_curl_initialised;
 
 }  // namespace
 
-CurlHandles::CurlHandles() {
+void CurlHandles::InitialiseCurl() {
   // curl_global_init is not thread-safe in every libcurl; run it once, first.
   std::call_once(g_curl_initialised, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  multi_ = curl_multi_init();
+}
+
+CurlHandles::CurlHandles() {
+  InitialiseCurl();
   easy_ = curl_easy_init();
+}
+
+CURLM* CurlHandles::multi() {
+  if (multi_ == nullptr) multi_ = curl_multi_init();
+  return multi_;
 }
 
 CurlHandles::~CurlHandles() {

@@ -1,4 +1,4 @@
-// CurlHandles: a curl multi handle with one easy handle, and CurlLease, which
+// CurlHandles: an easy handle (and, for transfers driven alone, a multi handle), and CurlLease, which
 // lends the calling thread's pair so connections to an upstream stay alive
 // between Stream calls (curl keeps its connection pool in the multi handle).
 // Thread-safety: each thread has its own pair; a lease is used by one thread.
@@ -17,8 +17,13 @@ class CurlHandles {
   CurlHandles(const CurlHandles&) = delete;
   CurlHandles& operator=(const CurlHandles&) = delete;
 
-  bool ok() const { return multi_ != nullptr && easy_ != nullptr; }
-  CURLM* multi() { return multi_; }
+  // curl_global_init, once per process, before any other curl call.
+  static void InitialiseCurl();
+
+  bool ok() const { return easy_ != nullptr; }
+  // Created on first use: transfers on the shared loop (curl_loop.h) need
+  // only the easy handle. Null if curl cannot create one.
+  CURLM* multi();
   CURL* easy() { return easy_; }
 
  private:

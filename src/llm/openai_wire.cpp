@@ -1,6 +1,7 @@
 // OpenAI wire-format helpers. Parsing never throws: a malformed upstream is
 // an expected failure reported through Status. Chunks, parsed once per
-// streamed token, go through a SAX handler rather than a DOM.
+// streamed token, go through the fast scanner (chunk_scanner.h) and, when it
+// declines, a SAX handler rather than a DOM.
 #include "llm/openai_wire.h"
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
+#include "llm/chunk_scanner.h"
 
 namespace flowrun {
 namespace {
@@ -175,6 +177,13 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
   *chunk = OpenAiChunk();
   if (data == "[DONE]") {
     chunk->done = true;
+    return Status::Ok();
+  }
+  // Almost every chunk takes the fast path; it declines anything unusual.
+  ScannedChunk scanned;
+  if (ScanOpenAiChunk(data, &scanned) && !scanned.has_error) {
+    chunk->content = std::move(scanned.content);
+    chunk->finished = scanned.finished;
     return Status::Ok();
   }
   ChunkSax sax;

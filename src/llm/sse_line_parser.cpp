@@ -3,12 +3,26 @@
 // "event stream interpretation" rules.
 #include "llm/sse_line_parser.h"
 
+#include <cstring>
 #include <utility>
 
 namespace flowrun {
 namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// The first '\r' or '\n' at or after `pos`, or npos. find_first_of("\r\n")
+// calls memchr on the two-character set once per byte; two vectorised
+// memchr passes are many times faster on long reads full of short lines.
+std::size_t FindLineEnd(std::string_view bytes, std::size_t pos) {
+  const char* begin = bytes.data() + pos;
+  const std::size_t length = bytes.size() - pos;
+  const void* newline = std::memchr(begin, '\n', length);
+  const std::size_t scan = newline != nullptr ? static_cast<const char*>(newline) - begin : length;
+  const void* carriage_return = std::memchr(begin, '\r', scan);
+  if (carriage_return != nullptr) return pos + (static_cast<const char*>(carriage_return) - begin);
+  return newline != nullptr ? pos + scan : std::string_view::npos;
+}
 
 }  // namespace
 
@@ -24,7 +38,7 @@ SseFeedResult SseLineParser::Feed(std::string_view bytes, const SseEventHandler&
     skip_next_lf_ = false;
   }
   while (pos < bytes.size()) {
-    const std::size_t end = bytes.find_first_of("\r\n", pos);
+    const std::size_t end = FindLineEnd(bytes, pos);
     if (end == std::string_view::npos) {
       const std::string_view rest = bytes.substr(pos);
       if (partial_.size() + rest.size() > max_line_bytes_) {

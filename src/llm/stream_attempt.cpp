@@ -1,6 +1,9 @@
-// StreamAttempt: one transfer on curl's multi interface, so the calling
-// thread wakes at least every kPollInterval to notice cancellation and
-// timeouts even while the upstream sends nothing. Memory stays bounded
+// StreamAttempt: one transfer, normally on the shared upstream loop
+// (curl_loop.h) while the calling thread sleeps; driven by the calling
+// thread itself on its own multi handle when there is no loop to use (a
+// delta callback that streams again runs on the loop thread). Either way
+// cancellation and timeouts are checked at least every 50 ms even while the
+// upstream sends nothing. Memory stays bounded
 // whatever the upstream sends: stream bodies go through the SSE parser (which
 // caps lines and events) and are never accumulated; other bodies are read
 // for their error message only, up to kMaxErrorBodyBytes.
@@ -11,6 +14,8 @@
 #include <chrono>
 #include <utility>
 
+#include "core/event_loop_thread.h"
+#include "llm/curl_loop.h"
 #include "llm/openai_wire.h"
 #include "llm/retry_policy.h"
 #include "llm/sse_line_parser.h"
@@ -32,7 +37,7 @@ long MillisSince(Clock::time_point start) {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
 }
 
-class StreamAttempt {
+class StreamAttempt : public LoopTransfer {
  public:
   StreamAttempt(const OpenAiConfig& config, const std::string& display_url, const DeltaCallback& on_delta,
                 const Cancellation& cancel)
@@ -93,7 +98,29 @@ class StreamAttempt {
 
   // Runs the transfer until it ends or we stop it; returns curl's verdict.
   CURLcode Drive(CurlHandles& handles) {
+    if (CurlLoopAvailable()) {
+      on_loop_ = true;
+      // The loop asks ShouldStop() every tick; no progress callback needed.
+      curl_easy_setopt(handles.easy(), CURLOPT_NOPROGRESS, 1L);
+      return RunOnCurlLoop(handles.easy(), *this, cancel_);
+    }
+    return DriveAlone(handles);
+  }
+
+  // LoopTransfer, on the loop thread.
+  void AfterReads() override { HintFlush(); }
+  bool ShouldStop(bool full_check) override {
+    if (full_check) {
+      CheckClock();
+    } else if (stop_ == Stop::kNone && cancel_.cancelled()) {
+      stop_ = Stop::kCancelled;
+    }
+    return ShouldLeave();
+  }
+
+  CURLcode DriveAlone(CurlHandles& handles) {
     CURLM* multi = handles.multi();
+    if (multi == nullptr) return CURLE_OUT_OF_MEMORY;
     curl_multi_add_handle(multi, handles.easy());
     CURLcode result = CURLE_OK;
     bool ended = false;
@@ -175,7 +202,9 @@ class StreamAttempt {
     // Any byte, an SSE comment included, shows the upstream is alive.
     got_response_ = true;
     last_byte_ = Clock::now();
-    CheckClock();
+    // Timeouts and the probe are checked every tick; per read, the flag.
+    if (stop_ == Stop::kNone && cancel_.cancelled()) stop_ = Stop::kCancelled;
+    if (on_loop_) AfterReadsOnLoop(*this);
     if (stop_ == Stop::kDone) return bytes.size();  // drain what follows [DONE]
     if (stop_ != Stop::kNone) return 0;
     if (mode_ != BodyMode::kStream) {
@@ -298,6 +327,7 @@ class StreamAttempt {
   const DeltaCallback& on_delta_;
   const Cancellation& cancel_;
   CURL* easy_ = nullptr;
+  bool on_loop_ = false;  // the shared loop drives this transfer
   SseLineParser parser_;
   BodyMode mode_ = BodyMode::kUnknown;
   Stop stop_ = Stop::kNone;

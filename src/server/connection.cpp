@@ -11,12 +11,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "server/socket_writer.h"
 #include "server/worker_pool.h"
 
 namespace flowrun {
 namespace {
 
 thread_local int current_socket = -1;
+thread_local ConnectionStream* current_stream = nullptr;
+
+// How far a client may fall behind a stream written from an event loop
+// (beyond what the kernel buffers) before it counts as gone.
+constexpr size_t kMaxBufferedBytes = 256 * 1024;
 
 bool WaitFor(int sock, short events, std::chrono::milliseconds timeout) {
   pollfd poll_fd{sock, events, 0};
@@ -41,9 +47,13 @@ std::string AddressText(const sockaddr_storage& address, int* port) {
   return text;
 }
 
+
+}  // namespace
+
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int sock, const ConnectionLimits& limits) : sock_(sock), limits_(limits) {}
+  ConnectionStream(int sock, const ConnectionLimits& limits)
+      : sock_(sock), limits_(limits), writer_(sock, limits.write_timeout, kMaxBufferedBytes) {}
 
   bool is_readable() const override { return begin_ < end_ || WaitFor(sock_, POLLIN, limits_.read_timeout); }
   bool HasBufferedData() const { return begin_ < end_; }
@@ -67,23 +77,14 @@ class ConnectionStream : public httplib::Stream {
     return static_cast<ssize_t>(count);
   }
 
-  // Writes everything or fails: a client that stops reading for longer
-  // than the write timeout is dropped. Sends first and waits only when the
-  // socket buffer is full, so the common case is one system call.
+  // Writes everything or fails (SocketWriter: a worker waits for a slow
+  // client up to the write timeout, an event loop keeps what waits).
   ssize_t write(const char* data, size_t size) override {
-    size_t written = 0;
-    while (written < size) {
-      ssize_t sent = send(sock_, data + written, size - written, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (sent < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-        if (!WaitFor(sock_, POLLOUT, limits_.write_timeout)) return -1;
-        continue;
-      }
-      written += static_cast<size_t>(sent);
-    }
-    return static_cast<ssize_t>(size);
+    return writer_.Write(data, size) ? static_cast<ssize_t>(size) : -1;
   }
+
+  // Sends what writes on an event loop kept; false once the client is gone.
+  bool SendBuffered() { return writer_.SendBuffered(); }
 
   ssize_t Receive(char* data, size_t size) {
     ssize_t received;
@@ -111,9 +112,13 @@ class ConnectionStream : public httplib::Stream {
   char buffer_[1024];  // lives on every worker's stack: a request line and headers fit
   size_t begin_ = 0;
   size_t end_ = 0;
+  SocketWriter writer_;
 };
 
-}  // namespace
+
+bool SendConnectionBuffered(ConnectionStream* stream) { return stream == nullptr || stream->SendBuffered(); }
+
+ConnectionStream* CurrentConnectionStream() { return current_stream; }
 
 bool PeerClosed(int sock) {
   pollfd poll_fd{sock, POLLRDHUP, 0};
@@ -158,6 +163,7 @@ bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
   setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   ConnectionStream stream(sock, limits_);
   current_socket = sock;
+  current_stream = &stream;
   bool ok = true;
   for (int served = 0; served < limits_.max_requests_per_connection; ++served) {
     const bool kept_alive = served > 0;
@@ -171,6 +177,7 @@ bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
     if (!ok || connection_closed) break;
   }
   current_socket = -1;
+  current_stream = nullptr;
   shutdown(sock, SHUT_RDWR);
   close(sock);
   return ok;

@@ -50,6 +50,15 @@ class FlowrunHttplibServer : public httplib::Server {
 // The socket of the request being handled on this thread (-1 if none).
 int CurrentRequestSocket();
 
+// The stream of that request's connection (null if none).
+class ConnectionStream;
+ConnectionStream* CurrentConnectionStream();
+
+// Sends what writes from an event loop left buffered on `stream`, as far as
+// the socket takes it now; false once the client has taken nothing for the
+// write timeout. Never blocks.
+bool SendConnectionBuffered(ConnectionStream* stream);
+
 // True when the peer has closed or reset `sock` (never blocks).
 bool PeerClosed(int sock);
 

@@ -30,12 +30,18 @@ HttpRequest Convert(const httplib::Request& in, std::string body) {
 
 class SinkWriter : public StreamWriter {
  public:
-  explicit SinkWriter(httplib::DataSink& sink) : sink_(sink), socket_(CurrentRequestSocket()) {}
+  explicit SinkWriter(httplib::DataSink& sink)
+      : sink_(sink), socket_(CurrentRequestSocket()), stream_(CurrentConnectionStream()) {}
   bool Write(std::string_view bytes) override {
     if (!ok_) return false;
     ok_ = sink_.write(bytes.data(), bytes.size());
     return ok_;
   }
+  bool Flush() override {
+    if (ok_) ok_ = SendConnectionBuffered(stream_);
+    return ok_;
+  }
+  int ClientSocket() const override { return socket_; }
   // Polled often while a model is quiet; one poll() per 10 ms is plenty.
   bool ClientConnected() override {
     if (!ok_ || socket_ < 0) return ok_;
@@ -53,6 +59,7 @@ class SinkWriter : public StreamWriter {
  private:
   httplib::DataSink& sink_;
   int socket_;
+  ConnectionStream* stream_;
   bool ok_ = true;
   std::chrono::steady_clock::time_point last_check_;
 };

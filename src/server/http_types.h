@@ -34,6 +34,13 @@ class StreamWriter {
   // False once the client has closed its connection, checked without
   // writing (used while waiting for a model's first token). Never blocks.
   virtual bool ClientConnected() { return true; }
+  // Sends what earlier writes had to leave buffered (writes made on an
+  // event loop never wait for a slow client). False once the client is
+  // gone. Never blocks.
+  virtual bool Flush() { return true; }
+  // The client's socket, so an event loop can watch it for a hang-up
+  // (-1: none).
+  virtual int ClientSocket() const { return -1; }
   // Why writing stopped working, for logs.
   virtual std::string GoneReason() const { return "client disconnected"; }
 };

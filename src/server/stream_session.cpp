@@ -5,6 +5,11 @@
 #include "server/sse.h"
 
 namespace flowrun {
+namespace {
+
+constexpr size_t kMaxPendingBytes = 64 * 1024;
+
+}  // namespace
 
 StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const StreamSettings& settings,
                          StreamWriter& writer, Cancellation& cancel) {
@@ -28,8 +33,11 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   };
   // Runs while the model is quiet: sends what waits (for clients that give
   // no flush hints), keeps proxies from cutting an idle stream, and notices
-  // a client that has gone without waiting for a token.
+  // a client that has gone without waiting for a token (unless an event
+  // loop watches the client's socket for that already).
+  cancel.SetHangupSocket(writer.ClientSocket());
   cancel.SetProbe([&] {
+    writable = writable && writer.Flush();
     // The probe also runs between the tokens of one burst: flush only what
     // has waited a while (a model that never hints), not every token.
     if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush();
@@ -37,7 +45,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
       pending = SseHeartbeat();
       flush();
     }
-    return writable && writer.ClientConnected();
+    return writable && (cancel.hangup_watched() || writer.ClientConnected());
   });
   RunResult result = RunFlow(flow, input, [&](const Event& event) {
     switch (event.type) {
@@ -53,6 +61,9 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
         }
         if (pending.empty()) pending_since = Clock::now();
         AppendSseEvent(event, next_id++, pending);
+        // A long burst leaves in sends of this size rather than all at once,
+        // so what is held in memory stays small.
+        if (pending.size() >= kMaxPendingBytes) return flush();
         return writable;
       default:
         break;
@@ -61,6 +72,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
     return flush();
   }, cancel);
   cancel.SetProbe(nullptr);
+  cancel.SetHangupSocket(-1);
   outcome.ok = result.ok && writable;
   outcome.client_gone = !writable;
   if (outcome.client_gone) outcome.gone_reason = writer.GoneReason();

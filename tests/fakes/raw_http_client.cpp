@@ -9,7 +9,6 @@
 #include <sstream>
 
 namespace flowrun::testing {
-namespace {
 
 std::string Dechunk(const std::string& data) {
   std::string out;
@@ -25,10 +24,11 @@ std::string Dechunk(const std::string& data) {
   return out;
 }
 
-}  // namespace
-
-int ConnectTo(int port) {
+int ConnectTo(int port, int receive_buffer_bytes) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer_bytes > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));

@@ -31,7 +31,12 @@ RawResponse SendRaw(int port, const std::string& request_bytes,
                     const std::function<bool(const std::string& so_far)>& on_bytes = nullptr);
 
 // A connected TCP socket to 127.0.0.1:port (-1 on failure); caller closes.
-int ConnectTo(int port);
+// `receive_buffer_bytes` > 0 shrinks the socket's receive buffer first, so
+// the server's writes fill it quickly (a slow client).
+int ConnectTo(int port, int receive_buffer_bytes = 0);
+
+// The body of a chunked HTTP response body, de-chunked.
+std::string Dechunk(const std::string& data);
 
 // Splits an SSE body into events: each a map field -> value ("event", "id", "data").
 std::vector<std::map<std::string, std::string>> ParseSse(const std::string& body);

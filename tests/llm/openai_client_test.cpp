@@ -4,9 +4,13 @@
 // openai_faults_test.cpp.
 #include "llm/openai_client.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -327,6 +331,62 @@ TEST_F(OpenAiClientTest, ServesConcurrentStreams) {
     EXPECT_EQ(outcome.deltas, (std::vector<std::string>{"one", " two"}));
   }
   EXPECT_EQ(upstream_.request_count(), 12);
+}
+
+// Transfers normally run on the shared upstream loop; a delta callback runs
+// there too, so one that streams again must drive its own transfer rather
+// than wait for the loop it is blocking.
+TEST_F(OpenAiClientTest, DeltaCallbackThatStreamsAgainCompletes) {
+  upstream_.SetStream({OpenAiDeltaEvent("one"), OpenAiDeltaEvent(" two"), OpenAiFinishEvent(),
+                       testing::kOpenAiDoneEvent});
+  auto client = Client();
+  std::vector<std::string> outer;
+  Outcome inner;
+  const Status status = client->Stream(
+      HelloRequest(),
+      [&](std::string_view text) {
+        if (text.empty()) return true;
+        if (outer.empty()) inner = Run(*client);
+        outer.emplace_back(text);
+        return true;
+      },
+      Cancellation());
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(outer, (std::vector<std::string>{"one", " two"}));
+  EXPECT_TRUE(inner.status.ok()) << inner.status.message();
+  EXPECT_EQ(inner.deltas, (std::vector<std::string>{"one", " two"}));
+  EXPECT_EQ(upstream_.request_count(), 2);
+}
+
+// The server hands the client's socket over as the hang-up socket: its
+// hang-up must end the transfer at once, with no probe to poll it.
+TEST_F(OpenAiClientTest, HangupOfTheWatchedSocketCancelsPromptly) {
+  upstream_.SetStream({OpenAiDeltaEvent("a")}, FakeUpstreamScript::End::kTrickle);
+  auto client = Client();
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  Cancellation cancel;
+  cancel.SetHangupSocket(pair[0]);
+  std::atomic<bool> watched{false};
+  Clock::time_point closed_at;
+  std::thread closer([&] {
+    for (int i = 0; i < 200 && !cancel.hangup_watched(); ++i) std::this_thread::sleep_for(milliseconds(5));
+    watched = cancel.hangup_watched();
+    std::this_thread::sleep_for(milliseconds(100));
+    closed_at = Clock::now();
+    close(pair[1]);
+  });
+  const Outcome outcome = Run(*client, cancel);
+  const auto returned_at = Clock::now();
+  closer.join();
+  close(pair[0]);
+  EXPECT_TRUE(watched) << "the loop never watched the hang-up socket";
+  EXPECT_FALSE(cancel.hangup_watched()) << "still watched after the transfer ended";
+  EXPECT_EQ(outcome.status.message(), "cancelled");
+  EXPECT_EQ(cancel.Reason(), "client disconnected");
+  EXPECT_EQ(outcome.deltas, (std::vector<std::string>{"a"}));
+  // Nothing else would notice: there is no probe, and the upstream keeps talking.
+  EXPECT_LT(returned_at - closed_at, milliseconds(1000));
 }
 
 TEST(OpenAiClientDescribeTest, NamesTheUrlWithoutSecrets) {

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/chunk_scanner.h"
+
 namespace flowrun {
 namespace {
 
@@ -320,18 +322,66 @@ TEST(OpenAiWireTest, AgreesWithADomOnRandomDocuments) {
   int with_content = 0;
   int finished = 0;
   int errors = 0;
+  int scanned = 0;
   for (int i = 0; i < 20000; ++i) {
     const std::string doc = generator.Document();
     const Meaning expected = ReadWithDom(doc);
     ASSERT_EQ(ReadWithParser(doc), expected) << doc;
+    // The fast scanner alone, where it does not decline.
+    ScannedChunk chunk;
+    if (ScanOpenAiChunk(doc, &chunk)) {
+      ++scanned;
+      ASSERT_TRUE(expected.json_object) << doc;
+      ASSERT_EQ(chunk.has_error, expected.error) << doc;
+      if (!chunk.has_error) {
+        ASSERT_EQ(chunk.content, expected.content) << doc;
+        ASSERT_EQ(chunk.finished, expected.finished) << doc;
+      }
+    }
     with_content += expected.content.empty() ? 0 : 1;
     finished += expected.finished ? 1 : 0;
     errors += expected.error ? 1 : 0;
   }
-  // The generator reached the interesting cases.
+  // The generator reached the interesting cases, and the scanner took most.
+  EXPECT_GT(scanned, 5000);
   EXPECT_GT(with_content, 50);
   EXPECT_GT(finished, 50);
   EXPECT_GT(errors, 50);
+}
+
+// Per-token speed depends on the scanner taking real chunks; anything it is
+// unsure about must be left to the general parser.
+TEST(ChunkScannerTest, TakesTypicalChunksAndDeclinesTheUnusual) {
+  ScannedChunk chunk;
+  ASSERT_TRUE(ScanOpenAiChunk(
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini",)"
+      R"("system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"h\u00e9 \ud83c\udf89 \"q\"\n"},)"
+      R"("logprobs":null,"finish_reason":null}],"usage":null})",
+      &chunk));
+  EXPECT_EQ(chunk.content, "h\xC3\xA9 \xF0\x9F\x8E\x89 \"q\"\n");
+  EXPECT_FALSE(chunk.finished);
+  ASSERT_TRUE(ScanOpenAiChunk(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})", &chunk));
+  EXPECT_EQ(chunk.content, "");
+  EXPECT_TRUE(chunk.finished);
+  ASSERT_TRUE(ScanOpenAiChunk("{ \"choices\" : [ { \"delta\" : { \"content\" : \"日本\" } } , 7 ] }\r\n", &chunk));
+  EXPECT_EQ(chunk.content, "日本");
+  ASSERT_TRUE(ScanOpenAiChunk(R"({"error":{"message":"busy"}})", &chunk));
+  EXPECT_TRUE(chunk.has_error);
+
+  for (const char* unusual : {
+           R"({"choices":[],"choices":[]})",                   // a repeated key on the path
+           R"({"choices":[{"delta":{"content":"a","content":"b"}}]})",
+           R"({"created":1e9,"choices":[]})",                  // an exponent
+           R"({"choices":[{"delta":{"content":"\ud83c"}}]})",  // a lone surrogate
+           "{\"choices\":[{\"delta\":{\"content\":\"\xC3\"}}]}",  // broken UTF-8
+           "{\"choices\":[{\"delta\":{\"content\":\"\xED\xA0\x80\"}}]}",  // an encoded surrogate
+           "{\"choices\":[{\"delta\":{\"content\":\"a\tb\"}}]}",  // a raw control character
+           R"({"choices":[]} x)", R"({"choices":[]}{})", R"([{"choices":[]}])", "", "{",
+           R"({"choices":[01]})", R"({"choices":[-]})", R"({"choices":[tru]})", R"({"a":"\x"})",
+           "\xEF\xBB\xBF{}",  // a byte-order mark
+       }) {
+    EXPECT_FALSE(ScanOpenAiChunk(unusual, &chunk)) << unusual;
+  }
 }
 
 TEST(OpenAiWireTest, ExtractsMessagesFromErrorBodies) {

@@ -59,5 +59,55 @@ TEST(ServeSlowReader, IsDroppedAfterTheWriteTimeoutWithBoundedMemory) {
   close(fd);
 }
 
+// Streams are written from the upstream event loop, which never waits for a
+// socket (socket_writer_test.cpp covers what it keeps). End to end: a client
+// with a small receive buffer that pauses (shorter than the write timeout)
+// while a burst arrives still gets every byte, in order, and the stream's end.
+TEST(ServeSlowReader, AClientThatPausesGetsTheWholeBurst) {
+  testing::FakeOpenAiUpstream upstream;
+  ASSERT_GT(upstream.port(), 0);
+  std::vector<std::string> pieces;
+  std::string expected;
+  for (int i = 0; i < 300; ++i) {  // ~600 KiB: far more than the small socket buffers hold
+    const std::string delta = "<" + std::to_string(i) + ">" + std::string(2000, static_cast<char>('a' + i % 26));
+    pieces.push_back(testing::OpenAiDeltaEvent(delta));
+    expected += delta;
+  }
+  pieces.push_back(testing::OpenAiFinishEvent());
+  pieces.push_back(testing::kOpenAiDoneEvent);
+  upstream.SetStream(pieces);
+  testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "5"},
+                               {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
+  ASSERT_GT(server.port(), 0);
+
+  int fd = testing::ConnectTo(server.port(), /*receive_buffer_bytes=*/4096);
+  ASSERT_GE(fd, 0);
+  const std::string body = R"({"message":"hi"})";
+  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string received;
+  char buffer[4096];
+  ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
+  ASSERT_GT(count, 0);
+  received.append(buffer, static_cast<size_t>(count));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the burst arrives meanwhile
+  while ((count = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, static_cast<size_t>(count));
+  close(fd);
+
+  const size_t head_end = received.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  ASSERT_EQ(received.substr(0, 15), "HTTP/1.1 200 OK");
+  std::string text;
+  std::string last_event;
+  for (const auto& event : testing::ParseSse(testing::Dechunk(received.substr(head_end + 4)))) {
+    last_event = event.count("event") != 0 ? event.at("event") : "";
+    if (last_event == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
+  }
+  EXPECT_EQ(text.size(), expected.size());
+  EXPECT_TRUE(text == expected) << "the text arrived altered or out of order";
+  EXPECT_EQ(last_event, "done");
+}
+
 }  // namespace
 }  // namespace flowrun

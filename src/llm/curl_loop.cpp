@@ -1,0 +1,369 @@
+// The shared upstream event loop: epoll + curl's multi-socket API on one
+// thread. Workers submit a Job and sleep on it; the loop finishes it once
+// curl reports the transfer done or the transfer asks to stop. A finished
+// job is signalled only at the end of the batch, after everything else the
+// loop does with it, because the worker may free it right after.
+#include "llm/curl_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/event_loop_thread.h"
+#include "core/log.h"
+#include "llm/curl_handles.h"
+
+namespace flowrun {
+
+using Clock = std::chrono::steady_clock;
+
+// How often every transfer is asked whether it should stop (cancellation by
+// another thread, first-token and idle timeouts, heartbeats via the probe).
+constexpr auto kLoopTick = std::chrono::milliseconds(50);
+
+struct LoopJob;
+
+// What an epoll registration stands for.
+struct LoopWatch {
+  enum class Kind : uint8_t { kWake, kCurl, kHangup };
+  Kind kind;
+  int fd = -1;
+  LoopJob* job = nullptr;  // kHangup only
+};
+
+class CurlLoop;
+
+struct LoopJob {
+  CurlLoop* loop = nullptr;
+  CURL* easy = nullptr;
+  LoopTransfer* transfer = nullptr;
+  Cancellation* cancel = nullptr;
+  LoopWatch hangup{LoopWatch::Kind::kHangup};
+  size_t index = 0;       // position in CurlLoop::active_
+  bool touched = false;   // in CurlLoop::touched_
+  bool finished = false;  // result is final; signalled at the end of the batch
+  CURLcode result = CURLE_OK;
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  bool done = false;  // guarded by mutex: the worker may go
+};
+
+class CurlLoop {
+ public:
+  CurlLoop() {
+    CurlHandles::InitialiseCurl();
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    multi_ = curl_multi_init();
+    if (epoll_ < 0 || wake_.fd < 0 || multi_ == nullptr) {
+      LogError("cannot start the upstream event loop (epoll/eventfd/curl); streams run on their own threads");
+      return;
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = &wake_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlLoop::SocketThunk);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlLoop::TimerThunk);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    thread_ = std::thread([this] { Main(); });
+    ok_ = true;
+  }
+
+  ~CurlLoop() {
+    if (thread_.joinable()) {
+      stopping_.store(true);
+      Wake();
+      thread_.join();
+    }
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (wake_.fd >= 0) close(wake_.fd);
+    if (epoll_ >= 0) close(epoll_);
+  }
+
+  bool ok() const { return ok_; }
+
+  CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) {
+    LoopJob job;
+    job.loop = this;
+    job.easy = easy;
+    job.transfer = &transfer;
+    job.cancel = &cancel;
+    job.hangup.job = &job;
+    transfer.loop_job_ = &job;
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      incoming_.push_back(&job);
+    }
+    Wake();
+    std::unique_lock<std::mutex> lock(job.mutex);
+    job.finished_cv.wait(lock, [&] { return job.done; });
+    transfer.loop_job_ = nullptr;
+    return job.result;
+  }
+
+  void Touch(LoopJob* job) {
+    if (job == nullptr || job->touched || job->finished) return;
+    job->touched = true;
+    touched_.push_back(job);
+  }
+
+ private:
+  void Wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t ignored = write(wake_.fd, &one, sizeof(one));
+  }
+
+  void Main() {
+    MarkEventLoopThread();
+    std::vector<epoll_event> events(512);
+    next_tick_ = Clock::now() + kLoopTick;
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      const int ready = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), WaitMs());
+      if (ready < 0 && errno != EINTR) {
+        LogError("upstream event loop: epoll_wait failed");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      for (int i = 0; i < ready; ++i) Dispatch(events[i]);
+      if (curl_deadline_ && Clock::now() >= *curl_deadline_) {
+        curl_deadline_.reset();
+        int running = 0;
+        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      EndBatch();
+    }
+  }
+
+  int WaitMs() const {
+    std::optional<Clock::time_point> wake_at = curl_deadline_;
+    if (!active_.empty() && (!wake_at || next_tick_ < *wake_at)) wake_at = next_tick_;
+    if (!wake_at) return -1;
+    const auto left = *wake_at - Clock::now();
+    if (left <= Clock::duration::zero()) return 0;
+    // Round up: waking a fraction early would spin until the deadline.
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+  }
+
+  void Dispatch(const epoll_event& event) {
+    auto* watch = static_cast<LoopWatch*>(event.data.ptr);
+    switch (watch->kind) {
+      case LoopWatch::Kind::kWake: {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t ignored = read(wake_.fd, &count, sizeof(count));
+        std::vector<LoopJob*> jobs;
+        {
+          std::lock_guard<std::mutex> lock(queue_mutex_);
+          jobs.swap(incoming_);
+        }
+        for (LoopJob* job : jobs) Start(job);
+        break;
+      }
+      case LoopWatch::Kind::kCurl: {
+        int flags = 0;
+        if ((event.events & EPOLLIN) != 0) flags |= CURL_CSELECT_IN;
+        if ((event.events & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
+        if ((event.events & (EPOLLERR | EPOLLHUP)) != 0) flags |= CURL_CSELECT_ERR;
+        int running = 0;
+        curl_multi_socket_action(multi_, watch->fd, flags, &running);
+        break;
+      }
+      case LoopWatch::Kind::kHangup: {
+        LoopJob* job = watch->job;
+        job->cancel->Cancel("client disconnected");
+        Unwatch(job);
+        Touch(job);
+        break;
+      }
+    }
+  }
+
+  void Start(LoopJob* job) {
+    job->index = active_.size();
+    active_.push_back(job);
+    curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
+    const int client = job->cancel->hangup_socket();
+    if (client >= 0) {
+      epoll_event event{};
+      event.events = EPOLLRDHUP;
+      event.data.ptr = &job->hangup;
+      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, client, &event) == 0) {
+        job->hangup.fd = client;
+        job->cancel->SetHangupWatched(true);
+      }
+    }
+    const CURLMcode added = curl_multi_add_handle(multi_, job->easy);
+    if (added != CURLM_OK) Finish(job, CURLE_FAILED_INIT, /*in_multi=*/false);
+  }
+
+  void Unwatch(LoopJob* job) {
+    if (job->hangup.fd < 0) return;
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, job->hangup.fd, nullptr);
+    job->hangup.fd = -1;
+    job->cancel->SetHangupWatched(false);
+  }
+
+  // Ends `job` with `result`; the worker is woken at the end of the batch.
+  void Finish(LoopJob* job, CURLcode result, bool in_multi) {
+    if (job->finished) return;
+    job->finished = true;
+    job->result = result;
+    // Removing an unfinished transfer closes its connection: what an abort wants.
+    if (in_multi) curl_multi_remove_handle(multi_, job->easy);
+    Unwatch(job);
+    LoopJob* last = active_.back();
+    active_[job->index] = last;
+    last->index = job->index;
+    active_.pop_back();
+    completed_.push_back(job);
+  }
+
+  void StopIfAsked(LoopJob* job, bool full_check) {
+    if (!job->finished && job->transfer->ShouldStop(full_check)) Finish(job, CURLE_ABORTED_BY_CALLBACK, true);
+  }
+
+  void EndBatch() {
+    // Flush hints first: what the transfers got in this batch leaves in one
+    // write per client, before any of them is finished.
+    for (size_t i = 0; i < touched_.size(); ++i) {
+      LoopJob* job = touched_[i];
+      job->touched = false;
+      if (job->finished) continue;
+      job->transfer->AfterReads();
+      StopIfAsked(job, /*full_check=*/false);
+    }
+    touched_.clear();
+    int pending = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &pending)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      void* job = nullptr;
+      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &job);
+      if (job != nullptr) Finish(static_cast<LoopJob*>(job), message->data.result, true);
+    }
+    if (!active_.empty() && Clock::now() >= next_tick_) {
+      next_tick_ = Clock::now() + kLoopTick;
+      for (size_t i = active_.size(); i-- > 0;) {
+        if (i < active_.size()) StopIfAsked(active_[i], /*full_check=*/true);
+      }
+    } else if (active_.empty()) {
+      next_tick_ = Clock::now() + kLoopTick;
+    }
+    for (LoopJob* job : completed_) {
+      std::lock_guard<std::mutex> lock(job->mutex);
+      job->done = true;
+      // Under the lock: the worker frees the job as soon as it may go.
+      job->finished_cv.notify_one();
+    }
+    completed_.clear();
+  }
+
+  static int SocketThunk(CURL*, curl_socket_t fd, int what, void* self, void* socket_data) {
+    static_cast<CurlLoop*>(self)->OnSocket(fd, what, static_cast<LoopWatch*>(socket_data));
+    return 0;
+  }
+
+  void OnSocket(curl_socket_t fd, int what, LoopWatch* watch) {
+    if (what == CURL_POLL_REMOVE) {
+      if (watch != nullptr) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        curl_multi_assign(multi_, fd, nullptr);
+        delete watch;
+      }
+      return;
+    }
+    epoll_event event{};
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
+    if (watch == nullptr) {
+      watch = new LoopWatch{LoopWatch::Kind::kCurl, fd, nullptr};
+      curl_multi_assign(multi_, fd, watch);
+      event.data.ptr = watch;
+      // A socket curl closed without telling us may still be registered.
+      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
+        epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+      }
+      return;
+    }
+    event.data.ptr = watch;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+  }
+
+  static int TimerThunk(CURLM*, long timeout_ms, void* self) {
+    auto* loop = static_cast<CurlLoop*>(self);
+    if (timeout_ms < 0) {
+      loop->curl_deadline_.reset();
+    } else {
+      loop->curl_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+  }
+
+  bool ok_ = false;
+  int epoll_ = -1;
+  LoopWatch wake_{LoopWatch::Kind::kWake};
+  CURLM* multi_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex queue_mutex_;
+  std::vector<LoopJob*> incoming_;  // guarded by queue_mutex_
+  // Loop thread only from here on.
+  std::vector<LoopJob*> active_;
+  std::vector<LoopJob*> touched_;
+  std::vector<LoopJob*> completed_;
+  std::optional<Clock::time_point> curl_deadline_;
+  Clock::time_point next_tick_;
+};
+
+namespace {
+
+// One loop per core: a loop is one thread, and a burst of tokens for many
+// streams is more work than one core does. Transfers are spread round-robin.
+class CurlLoops {
+ public:
+  CurlLoops() {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < std::min(cores, 16u); ++i) {
+      auto loop = std::make_unique<CurlLoop>();
+      if (loop->ok()) loops_.push_back(std::move(loop));
+    }
+  }
+  bool empty() const { return loops_.empty(); }
+  CurlLoop& Next() { return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
+
+ private:
+  std::vector<std::unique_ptr<CurlLoop>> loops_;
+  std::atomic<size_t> next_{0};
+};
+
+CurlLoops& SharedLoops() {
+  static CurlLoops loops;
+  return loops;
+}
+
+}  // namespace
+
+bool CurlLoopAvailable() { return !OnEventLoopThread() && !SharedLoops().empty(); }
+
+CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& cancel) {
+  // Cancel() is safe from any thread; the loop calls it when the client's
+  // socket hangs up, as IsCancelled() does when the probe says so.
+  return SharedLoops().Next().Run(easy, transfer, const_cast<Cancellation&>(cancel));
+}
+
+void AfterReadsOnLoop(LoopTransfer& transfer) {
+  if (transfer.loop_job_ != nullptr) transfer.loop_job_->loop->Touch(transfer.loop_job_);
+}
+
+}  // namespace flowrun

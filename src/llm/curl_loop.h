@@ -1,0 +1,56 @@
+// CurlLoop: a thread per core that drives the upstream transfers of the
+// process with curl's multi-socket API on epoll. A thread that streams hands its
+// easy handle over and sleeps until the transfer ends; meanwhile the loop
+// reads the upstream, runs the transfer's callbacks (so deltas reach the
+// client from the loop thread) and watches the client's socket for a
+// hang-up. Tokens then cost no thread wake-up and no poll() of their own:
+// one epoll_wait serves every ready stream. Upstream connections stay alive
+// in the loop's shared connection cache between requests.
+#pragma once
+
+#include <curl/curl.h>
+
+#include "core/cancellation.h"
+
+namespace flowrun {
+
+struct LoopJob;
+class CurlLoop;
+class LoopTransfer;
+void AfterReadsOnLoop(LoopTransfer& transfer);
+
+// What the loop needs from a transfer besides curl's own callbacks. Called
+// on the loop thread only.
+class LoopTransfer {
+ public:
+  virtual ~LoopTransfer() = default;
+  // Everything that was ready has been handed to the write callback.
+  virtual void AfterReads() = 0;
+  // True ends the transfer now (cancelled, timed out, or done and draining
+  // too long). Asked with full_check every 50 ms (timeouts, the
+  // cancellation probe); after reads or a hang-up only what is cheap to know
+  // (a flag, the transfer's own state).
+  virtual bool ShouldStop(bool full_check) = 0;
+
+ private:
+  friend class CurlLoop;
+  friend void AfterReadsOnLoop(LoopTransfer& transfer);
+  LoopJob* loop_job_ = nullptr;  // set while the loop runs this transfer
+};
+
+// False on the loop thread itself (a callback that streams again must drive
+// its transfer alone) or when the loop could not start.
+bool CurlLoopAvailable();
+
+// Runs `easy` on the shared loop and blocks until it ends. While it runs,
+// `cancel`'s hang-up socket (if any) is watched: its hang-up cancels with
+// "client disconnected". Returns curl's result, or CURLE_ABORTED_BY_CALLBACK
+// when ShouldStop() ended the transfer. The easy handle must not be touched
+// by the caller until this returns. Only when CurlLoopAvailable().
+CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& cancel);
+
+// On the loop thread, from a write callback: call transfer.AfterReads() once
+// the current batch of socket events has been processed.
+void AfterReadsOnLoop(LoopTransfer& transfer);
+
+}  // namespace flowrun
