@@ -17,6 +17,7 @@
 #include "cli/parse_args.h"
 #include "core/log.h"
 #include "flow/flow_catalog.h"
+#include "llm/upstream_loops.h"
 #include "server/http_server.h"
 
 namespace flowrun {
@@ -87,6 +88,10 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--idle-worker-exit", idle_worker_s, "seconds an idle worker thread waits before it exits")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  unsigned io_threads = 0;
+  app.add_option("--io-threads", io_threads,
+                 "threads that carry every stream's tokens between upstream and client (default 0: one per core)")
+      ->capture_default_str()->check(CLI::Range(0, 16));
   bool no_watch = false;
   app.add_flag("--no-watch", no_watch, "do not reload flow files when they change (SIGHUP still reloads)");
   std::string key_file, log_format = "text";
@@ -102,6 +107,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
     return 2;
   }
 
+  SetUpstreamLoopCount(io_threads);
   auto to_ms = [](double seconds) { return std::chrono::milliseconds(static_cast<long long>(seconds * 1000)); };
   settings.watch = !no_watch;
   settings.service.heartbeat = to_ms(heartbeat_s);

@@ -330,11 +330,14 @@ namespace {
 
 // One loop per core: a loop is one thread, and a burst of tokens for many
 // streams is more work than one core does. Transfers are spread round-robin.
+std::atomic<unsigned> g_requested_loops{0};
+
 class CurlLoops {
  public:
   CurlLoops() {
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < std::min(cores, 16u); ++i) {
+    unsigned count = g_requested_loops.load();
+    if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < std::min(count, 16u); ++i) {
       auto loop = std::make_unique<CurlLoop>();
       if (loop->ok()) loops_.push_back(std::move(loop));
     }
@@ -353,6 +356,8 @@ CurlLoops& SharedLoops() {
 }
 
 }  // namespace
+
+void SetUpstreamLoopCount(unsigned count) { g_requested_loops.store(count); }
 
 bool CurlLoopAvailable() { return !OnEventLoopThread() && !SharedLoops().empty(); }
 

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "core/cancellation.h"
+#include "llm/upstream_loops.h"
 
 namespace flowrun {
 
