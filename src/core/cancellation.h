@@ -23,7 +23,7 @@ class Cancellation {
   }
 
   // `still_wanted` runs on every IsCancelled() call, which model clients
-  // make at least every 50 ms while they wait; returning false cancels.
+  // make at least every 100 ms while they wait; returning false cancels.
   // The server uses it to notice a closed client and to send heartbeats.
   void SetProbe(std::function<bool()> still_wanted) { probe_ = std::move(still_wanted); }
 

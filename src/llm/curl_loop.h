@@ -1,4 +1,4 @@
-// CurlLoop: a thread per core that drives the upstream transfers of the
+// CurlLoop: threads (one per two cores) that drive the upstream transfers of the
 // process with curl's multi-socket API on epoll. A thread that streams hands its
 // easy handle over and sleeps until the transfer ends; meanwhile the loop
 // reads the upstream, runs the transfer's callbacks (so deltas reach the
@@ -28,7 +28,7 @@ class LoopTransfer {
   // Everything that was ready has been handed to the write callback.
   virtual void AfterReads() = 0;
   // True ends the transfer now (cancelled, timed out, or done and draining
-  // too long). Asked with full_check every 50 ms (timeouts, the
+  // too long). Asked with full_check every 100 ms (timeouts, the
   // cancellation probe); after reads or a hang-up only what is cheap to know
   // (a flag, the transfer's own state).
   virtual bool ShouldStop(bool full_check) = 0;

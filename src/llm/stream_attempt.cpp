@@ -2,8 +2,8 @@
 // (curl_loop.h) while the calling thread sleeps; driven by the calling
 // thread itself on its own multi handle when there is no loop to use (a
 // delta callback that streams again runs on the loop thread). Either way
-// cancellation and timeouts are checked at least every 50 ms even while the
-// upstream sends nothing. Memory stays bounded
+// cancellation and timeouts are checked at least every 100 ms (50 ms when
+// driven alone) even while the upstream sends nothing. Memory stays bounded
 // whatever the upstream sends: stream bodies go through the SSE parser (which
 // caps lines and events) and are never accumulated; other bodies are read
 // for their error message only, up to kMaxErrorBodyBytes.

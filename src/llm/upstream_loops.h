@@ -4,7 +4,7 @@
 
 namespace flowrun {
 
-// How many loop threads to start (0: one per core, at most 16). Takes
+// How many loop threads to start (0: one per two cores, at least one; at most 16). Takes
 // effect only before the first transfer; `flowrun serve --io-threads`.
 void SetUpstreamLoopCount(unsigned count);
 
