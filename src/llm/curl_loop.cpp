@@ -57,11 +57,13 @@ struct LoopJob;
 
 // What an epoll registration stands for.
 struct LoopWatch {
-  enum class Kind : uint8_t { kWake, kCurl, kHangup };
+  enum class Kind : uint8_t { kWake, kFirstData, kCurl, kHangup };
   Kind kind;
-  int fd = -1;
-  LoopJob* job = nullptr;      // kHangup only
+  int fd = -1;                 // -1: retired (curl dropped the socket during this batch)
+  LoopJob* job = nullptr;      // kHangup: its job; kCurl: the transfer using the socket, if known
   LoopShard* shard = nullptr;  // kCurl only
+  int epoll = -1;              // kCurl: the epoll set it is registered in
+  uint32_t events = 0;         // kCurl: what curl wants to know
 };
 
 class CurlLoop;
@@ -74,6 +76,8 @@ struct LoopJob {
   Cancellation* cancel = nullptr;
   LoopWatch hangup{LoopWatch::Kind::kHangup};
   size_t index = 0;       // position in CurlLoop::active_
+  bool got_data = false;  // the upstream has sent something
+  LoopWatch* upstream = nullptr;  // the socket the transfer reads, once curl said
   bool touched = false;   // in CurlLoop::touched_
   bool finished = false;  // result is final; signalled at the end of the batch
   CURLcode result = CURLE_OK;
@@ -87,6 +91,7 @@ class CurlLoop {
   CurlLoop() {
     CurlHandles::InitialiseCurl();
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    first_data_.fd = epoll_create1(EPOLL_CLOEXEC);
     wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     bool multis_ok = true;
     for (LoopShard& shard : shards_) {
@@ -101,7 +106,7 @@ class CurlLoop {
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERFUNCTION, &CurlLoop::TimerThunk);
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERDATA, &shard);
     }
-    if (epoll_ < 0 || wake_.fd < 0 || !multis_ok) {
+    if (epoll_ < 0 || first_data_.fd < 0 || wake_.fd < 0 || !multis_ok) {
       LogError("cannot start the upstream event loop (epoll/eventfd/curl); streams run on their own threads");
       return;
     }
@@ -109,6 +114,8 @@ class CurlLoop {
     event.events = EPOLLIN;
     event.data.ptr = &wake_;
     epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event);
+    event.data.ptr = &first_data_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, first_data_.fd, &event);
     thread_ = std::thread([this] { Main(); });
     ok_ = true;
   }
@@ -123,6 +130,7 @@ class CurlLoop {
       if (shard.multi != nullptr) curl_multi_cleanup(shard.multi);
     }
     if (wake_.fd >= 0) close(wake_.fd);
+    if (first_data_.fd >= 0) close(first_data_.fd);
     if (epoll_ >= 0) close(epoll_);
   }
 
@@ -140,6 +148,7 @@ class CurlLoop {
       std::lock_guard<std::mutex> lock(queue_mutex_);
       incoming_.push_back(&job);
     }
+    has_incoming_.store(true, std::memory_order_release);
     Wake();
     std::unique_lock<std::mutex> lock(job.mutex);
     job.finished_cv.wait(lock, [&] { return job.done; });
@@ -149,6 +158,10 @@ class CurlLoop {
 
   void Touch(LoopJob* job) {
     if (job == nullptr || job->touched || job->finished) return;
+    if (!job->got_data) {
+      job->got_data = true;
+      if (job->upstream != nullptr) Register(job->upstream, epoll_);
+    }
     job->touched = true;
     touched_.push_back(job);
   }
@@ -170,6 +183,13 @@ class CurlLoop {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       for (int i = 0; i < ready; ++i) Dispatch(events[i]);
+      StartIncoming();
+      // Sockets of transfers still waiting for their first data are served
+      // every batch, ahead of the thousands of streams already flowing:
+      // under load, time to first token is what a user notices.
+      const int first = epoll_wait(first_data_.fd, events.data(), static_cast<int>(events.size()), 0);
+      for (int i = 0; i < first; ++i) Dispatch(events[i]);
+      RetireWatches();
       const Clock::time_point now = Clock::now();
       for (LoopShard& shard : shards_) {
         if (shard.deadline && now >= *shard.deadline) {
@@ -201,15 +221,13 @@ class CurlLoop {
       case LoopWatch::Kind::kWake: {
         uint64_t count = 0;
         [[maybe_unused]] ssize_t ignored = read(wake_.fd, &count, sizeof(count));
-        std::vector<LoopJob*> jobs;
-        {
-          std::lock_guard<std::mutex> lock(queue_mutex_);
-          jobs.swap(incoming_);
-        }
-        for (LoopJob* job : jobs) Start(job);
+        StartIncoming();
         break;
       }
+      case LoopWatch::Kind::kFirstData:
+        break;  // served after every batch
       case LoopWatch::Kind::kCurl: {
+        if (watch->fd < 0) break;  // retired earlier in this batch
         int flags = 0;
         if ((event.events & EPOLLIN) != 0) flags |= CURL_CSELECT_IN;
         if ((event.events & EPOLLOUT) != 0) flags |= CURL_CSELECT_OUT;
@@ -226,6 +244,19 @@ class CurlLoop {
         break;
       }
     }
+  }
+
+  // New transfers start after every batch, not only when the wake-up comes
+  // round in epoll's ready list: under load that list holds thousands of
+  // sockets and a new stream would wait several batches for its turn.
+  void StartIncoming() {
+    if (!has_incoming_.exchange(false, std::memory_order_acquire)) return;
+    std::vector<LoopJob*> jobs;
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      jobs.swap(incoming_);
+    }
+    for (LoopJob* job : jobs) Start(job);
   }
 
   void Start(LoopJob* job) {
@@ -270,6 +301,10 @@ class CurlLoop {
     if (in_multi) curl_multi_remove_handle(job->shard->multi, job->easy);
     --job->shard->transfers;
     Unwatch(job);
+    if (job->upstream != nullptr) {
+      job->upstream->job = nullptr;
+      job->upstream = nullptr;
+    }
     LoopJob* last = active_.back();
     active_[job->index] = last;
     last->index = job->index;
@@ -318,36 +353,65 @@ class CurlLoop {
     completed_.clear();
   }
 
-  static int SocketThunk(CURL*, curl_socket_t fd, int what, void* shard, void* socket_data) {
+  static int SocketThunk(CURL* easy, curl_socket_t fd, int what, void* shard, void* socket_data) {
     auto* owner = static_cast<LoopShard*>(shard);
-    owner->loop->OnSocket(*owner, fd, what, static_cast<LoopWatch*>(socket_data));
+    owner->loop->OnSocket(*owner, easy, fd, what, static_cast<LoopWatch*>(socket_data));
     return 0;
   }
 
-  void OnSocket(LoopShard& shard, curl_socket_t fd, int what, LoopWatch* watch) {
+  void OnSocket(LoopShard& shard, CURL* easy, curl_socket_t fd, int what, LoopWatch* watch) {
     if (what == CURL_POLL_REMOVE) {
       if (watch != nullptr) {
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        epoll_ctl(watch->epoll, EPOLL_CTL_DEL, fd, nullptr);
         curl_multi_assign(shard.multi, fd, nullptr);
-        delete watch;
+        if (watch->job != nullptr && watch->job->upstream == watch) watch->job->upstream = nullptr;
+        // An event for it may still wait in this batch: free it afterwards.
+        watch->fd = -1;
+        retired_.push_back(watch);
       }
       return;
     }
-    epoll_event event{};
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
     if (watch == nullptr) {
       watch = new LoopWatch{LoopWatch::Kind::kCurl, fd, nullptr, &shard};
       curl_multi_assign(shard.multi, fd, watch);
-      event.data.ptr = watch;
-      // A socket curl closed without telling us may still be registered.
-      if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
-        epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
-      }
+    }
+    watch->events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) watch->events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) watch->events |= EPOLLOUT;
+    void* job = nullptr;
+    if (easy != nullptr) curl_easy_getinfo(easy, CURLINFO_PRIVATE, &job);
+    auto* owner = static_cast<LoopJob*>(job);
+    if (owner != nullptr && !owner->finished && owner->upstream != watch) {
+      if (watch->job != nullptr && watch->job->upstream == watch) watch->job->upstream = nullptr;
+      watch->job = owner;
+      owner->upstream = watch;
+    }
+    const bool waiting = watch->job != nullptr && !watch->job->got_data;
+    Register(watch, waiting ? first_data_.fd : epoll_);
+  }
+
+  // (Re)registers a curl socket's interest in `epoll`, moving it from the
+  // other set if it was there.
+  void Register(LoopWatch* watch, int epoll) {
+    if (watch->fd < 0) return;
+    epoll_event event{};
+    event.events = watch->events;
+    event.data.ptr = watch;
+    if (watch->epoll == epoll) {
+      epoll_ctl(epoll, EPOLL_CTL_MOD, watch->fd, &event);
       return;
     }
-    event.data.ptr = watch;
-    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+    if (watch->epoll >= 0) epoll_ctl(watch->epoll, EPOLL_CTL_DEL, watch->fd, nullptr);
+    // A socket curl closed without telling us may still be registered.
+    if (epoll_ctl(epoll, EPOLL_CTL_ADD, watch->fd, &event) != 0 && errno == EEXIST) {
+      epoll_ctl(epoll, EPOLL_CTL_MOD, watch->fd, &event);
+    }
+    watch->epoll = epoll;
+  }
+
+  void RetireWatches() {
+    for (LoopWatch* watch : retired_) delete watch;
+    retired_.clear();
   }
 
   static int TimerThunk(CURLM*, long timeout_ms, void* shard) {
@@ -363,15 +427,18 @@ class CurlLoop {
   bool ok_ = false;
   int epoll_ = -1;
   LoopWatch wake_{LoopWatch::Kind::kWake};
+  LoopWatch first_data_{LoopWatch::Kind::kFirstData};  // fd: an epoll set of its own
   LoopShard shards_[kShards];
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex queue_mutex_;
   std::vector<LoopJob*> incoming_;  // guarded by queue_mutex_
+  std::atomic<bool> has_incoming_{false};
   // Loop thread only from here on.
   std::vector<LoopJob*> active_;
   std::vector<LoopJob*> touched_;
   std::vector<LoopJob*> completed_;
+  std::vector<LoopWatch*> retired_;
   Clock::time_point next_tick_;
 };
 
