@@ -36,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 // loop, mostly cache misses; 100 ms is still fine-grained for timeouts
 // measured in seconds.
 constexpr auto kLoopTick = std::chrono::milliseconds(100);
+constexpr int kFullCheckTicks = 10;
 
 // Multi handles per loop. libcurl 7.88 walks every connection of a multi
 // handle's cache when a transfer is removed (and the host's connections when
@@ -77,6 +78,8 @@ struct LoopJob {
   LoopWatch hangup{LoopWatch::Kind::kHangup};
   size_t index = 0;       // position in CurlLoop::active_
   bool got_data = false;  // the upstream has sent something
+  bool read_since_tick = false;
+  uint8_t ticks_since_full_check = 0;
   LoopWatch* upstream = nullptr;  // the socket the transfer reads, once curl said
   bool touched = false;   // in CurlLoop::touched_
   bool finished = false;  // result is final; signalled at the end of the batch
@@ -158,6 +161,7 @@ class CurlLoop {
 
   void Touch(LoopJob* job) {
     if (job == nullptr || job->touched || job->finished) return;
+    job->read_since_tick = true;
     if (!job->got_data) {
       job->got_data = true;
       if (job->upstream != nullptr) Register(job->upstream, epoll_);
@@ -339,7 +343,15 @@ class CurlLoop {
     if (!active_.empty() && Clock::now() >= next_tick_) {
       next_tick_ = Clock::now() + kLoopTick;
       for (size_t i = active_.size(); i-- > 0;) {
-        if (i < active_.size()) StopIfAsked(active_[i], /*full_check=*/true);
+        if (i >= active_.size()) continue;
+        // A transfer that just read needs no timeout check, and its client
+        // was just written to; the full check (which runs the server's
+        // probe) is for quiet ones, and for every one each kFullCheckTicks.
+        LoopJob* job = active_[i];
+        bool full = !job->read_since_tick || ++job->ticks_since_full_check >= kFullCheckTicks;
+        if (full) job->ticks_since_full_check = 0;
+        job->read_since_tick = false;
+        StopIfAsked(job, full);
       }
     } else if (active_.empty()) {
       next_tick_ = Clock::now() + kLoopTick;

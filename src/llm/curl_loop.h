@@ -28,9 +28,9 @@ class LoopTransfer {
   // Everything that was ready has been handed to the write callback.
   virtual void AfterReads() = 0;
   // True ends the transfer now (cancelled, timed out, or done and draining
-  // too long). Asked with full_check every 100 ms (timeouts, the
-  // cancellation probe); after reads or a hang-up only what is cheap to know
-  // (a flag, the transfer's own state).
+  // too long). With full_check (timeouts, the cancellation probe) every
+  // 100 ms while the transfer is quiet and every second while it reads;
+  // otherwise only what is cheap to know (a flag, the transfer's state).
   virtual bool ShouldStop(bool full_check) = 0;
 
  private:
