@@ -38,30 +38,39 @@ class Scanner {
     return true;
   }
 
-  // Iterates an object's members: `member(key)` reads the value after ':'.
-  template <typename Member>
-  bool Object(Member&& member) {
-    if (!Consume('{')) return false;
+  // Iterates the items of an array ('[', ']') or object ('{', '}'), comma
+  // separated; `item(index)` reads one (for an object: key, ':' and value).
+  template <typename Item>
+  bool Sequence(char open, char close, Item&& item) {
+    if (!Consume(open)) return false;
     SkipSpace();
-    if (p_ < end_ && *p_ == '}') {
+    if (p_ < end_ && *p_ == close) {
       ++p_;
       return true;
     }
-    while (true) {
+    for (size_t index = 0;; ++index) {
       SkipSpace();
-      key_.clear();
-      if (!String(&key_) || !Consume(':')) return false;
-      SkipSpace();
-      if (!member(key_)) return false;
+      if (!item(index)) return false;
       SkipSpace();
       if (p_ == end_) return false;
-      if (*p_ == '}') {
+      if (*p_ == close) {
         ++p_;
         return true;
       }
       if (*p_ != ',') return false;
       ++p_;
     }
+  }
+
+  // Iterates an object's members: `member(key)` reads the value after ':'.
+  template <typename Member>
+  bool Object(Member&& member) {
+    return Sequence('{', '}', [&](size_t) {
+      key_.clear();
+      if (!String(&key_) || !Consume(':')) return false;
+      SkipSpace();
+      return member(key_);
+    });
   }
 
   bool Root(ScannedChunk* out) {
@@ -83,30 +92,10 @@ class Scanner {
 
   bool Choices(ScannedChunk* out) {
     if (p_ == end_ || *p_ != '[') return Value(1);  // not an array: no choice
-    ++p_;
-    SkipSpace();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      return true;
-    }
-    bool first = true;
-    while (true) {
-      SkipSpace();
-      if (first && p_ < end_ && *p_ == '{') {
-        if (!Choice(out)) return false;
-      } else if (!Value(2)) {
-        return false;
-      }
-      first = false;
-      SkipSpace();
-      if (p_ == end_) return false;
-      if (*p_ == ']') {
-        ++p_;
-        return true;
-      }
-      if (*p_ != ',') return false;
-      ++p_;
-    }
+    return Sequence('[', ']', [&](size_t index) {
+      if (index == 0 && p_ < end_ && *p_ == '{') return Choice(out);
+      return Value(2);
+    });
   }
 
   bool Choice(ScannedChunk* out) {
@@ -148,26 +137,8 @@ class Scanner {
         return String(nullptr);
       case '{':
         return Object([&](const std::string&) { return Value(depth + 1); });
-      case '[': {
-        ++p_;
-        SkipSpace();
-        if (p_ < end_ && *p_ == ']') {
-          ++p_;
-          return true;
-        }
-        while (true) {
-          SkipSpace();
-          if (!Value(depth + 1)) return false;
-          SkipSpace();
-          if (p_ == end_) return false;
-          if (*p_ == ']') {
-            ++p_;
-            return true;
-          }
-          if (*p_ != ',') return false;
-          ++p_;
-        }
-      }
+      case '[':
+        return Sequence('[', ']', [&](size_t) { return Value(depth + 1); });
       case 't':
         return Literal("true");
       case 'f':
