@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <csignal>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -145,6 +147,74 @@ TEST_F(ServeOpenAiTest, ClientDisconnectAbortsTheUpstreamTransfer) {
               << " ms after the client closed\n";
     EXPECT_LT(ms, 200);
   }
+}
+
+// Streams from an OpenAI-compatible upstream run on the upstream event loop;
+// its 100 ms ticks (not a per-stream thread) send heartbeats and notice the
+// shutdown. Both while the upstream says nothing and while it sends only
+// keep-alive comments (then the loop checks once a second).
+TEST(ServeOpenAiLoopTest, HeartbeatsWhileTheUpstreamIsQuiet) {
+  for (auto end : {testing::FakeUpstreamScript::End::kHang, testing::FakeUpstreamScript::End::kTrickle}) {
+    const bool trickle = end == testing::FakeUpstreamScript::End::kTrickle;
+    SCOPED_TRACE(trickle ? "upstream sends keep-alive comments" : "upstream silent");
+    FakeOpenAiUpstream upstream;
+    ASSERT_GT(upstream.port(), 0);
+    upstream.SetStream({}, end);
+    testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--heartbeat", "0.2"},
+                                 {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
+    ASSERT_GT(server.port(), 0);
+    const auto start = std::chrono::steady_clock::now();
+    int pings = 0;
+    auto response = testing::RawRequest(server.port(), "POST", "/chat", R"({"message":"hi"})",
+                                        {{"Content-Type", "application/json"}}, [&](const std::string& so_far) {
+                                          pings = 0;
+                                          for (size_t at = so_far.find(": ping"); at != std::string::npos;
+                                               at = so_far.find(": ping", at + 1)) {
+                                            ++pings;
+                                          }
+                                          return pings < 2;
+                                        });
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(pings, 2) << response.body;
+    EXPECT_LT(elapsed_ms, trickle ? 3500 : 1500);
+  }
+}
+
+TEST(ServeOpenAiLoopTest, ShutdownEndsUpstreamStreamsLeftAfterTheDrainTimeout) {
+  FakeOpenAiUpstream upstream;
+  ASSERT_GT(upstream.port(), 0);
+  // Trickling keep-alive comments: the fake notices when flowrun hangs up.
+  upstream.SetStream({testing::OpenAiDeltaEvent("first")}, testing::FakeUpstreamScript::End::kTrickle);
+  testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--drain-timeout", "0.3"},
+                               {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
+  ASSERT_GT(server.port(), 0);
+  std::atomic<bool> started{false};
+  testing::RawResponse response;
+  std::thread client([&] {
+    response = testing::RawRequest(server.port(), "POST", "/chat", R"({"message":"hi"})",
+                                   {{"Content-Type", "application/json"}}, [&](const std::string& so_far) {
+                                     if (so_far.find("event: chunk") != std::string::npos) started = true;
+                                     return true;
+                                   });
+  });
+  for (int i = 0; i < 1000 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(started);
+  const auto stop_at = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.Stop(SIGTERM, std::chrono::seconds(10)), 0);
+  const double stop_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - stop_at).count();
+  client.join();
+  auto events = testing::ParseSse(response.body);
+  ASSERT_EQ(events.size(), 3u) << response.body;
+  EXPECT_EQ(events[0]["event"], "chunk");
+  EXPECT_EQ(events[1]["event"], "error");
+  EXPECT_EQ(nlohmann::json::parse(events[1]["data"]),
+            nlohmann::json::parse(R"({"error":"the server is shutting down","step":"reply"})"));
+  EXPECT_EQ(events[2]["event"], "done");
+  EXPECT_LT(stop_ms, 2500);  // the 0.3 s drain, then the loop's next tick
+  for (int i = 0; i < 100 && !upstream.client_gone_at(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(upstream.client_gone_at()) << "the upstream transfer was not aborted";
 }
 
 }  // namespace
