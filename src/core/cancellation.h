@@ -49,6 +49,12 @@ class Cancellation {
   void SetHangupWatched(bool watched) { hangup_watched_.store(watched, std::memory_order_release); }
   bool hangup_watched() const { return hangup_watched_.load(std::memory_order_acquire); }
 
+  // Flow control, set by the consumer: it holds output it could not
+  // deliver yet (a slow client). A producer that can wait stops reading its
+  // source until this clears, rather than piling up more.
+  void SetConsumerBacklogged(bool backlogged) { backlogged_.store(backlogged, std::memory_order_relaxed); }
+  bool consumer_backlogged() const { return backlogged_.load(std::memory_order_relaxed); }
+
   std::string Reason() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return reason_;
@@ -61,6 +67,7 @@ class Cancellation {
   std::function<bool()> probe_;
   int hangup_socket_ = -1;
   std::atomic<bool> hangup_watched_{false};
+  std::atomic<bool> backlogged_{false};
 };
 
 }  // namespace flowrun

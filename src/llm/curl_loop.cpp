@@ -352,6 +352,13 @@ class CurlLoop {
         if (full) job->ticks_since_full_check = 0;
         job->read_since_tick = false;
         StopIfAsked(job, full);
+        // Flow control: a transfer paused for a lagging client resumes once
+        // the client has caught up (the full check ran the consumer's probe,
+        // which sends what waits).
+        if (!job->finished && job->transfer->paused_ && !job->cancel->consumer_backlogged()) {
+          job->transfer->paused_ = false;
+          curl_easy_pause(job->easy, CURLPAUSE_CONT);  // may hand over what curl kept at once
+        }
       }
     } else if (active_.empty()) {
       next_tick_ = Clock::now() + kLoopTick;

@@ -33,10 +33,21 @@ class LoopTransfer {
   // otherwise only what is cheap to know (a flag, the transfer's state).
   virtual bool ShouldStop(bool full_check) = 0;
 
+ protected:
+  // Flow control, from a write callback on the loop while the consumer is
+  // backlogged (Cancellation::consumer_backlogged): returns what the
+  // callback must return to pause the transfer; curl keeps those bytes and
+  // TCP holds back the rest. The loop resumes it once the consumer caught up.
+  size_t PauseUntilConsumerCatchesUp() {
+    paused_ = true;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+
  private:
   friend class CurlLoop;
   friend void AfterReadsOnLoop(LoopTransfer& transfer);
   LoopJob* loop_job_ = nullptr;  // set while the loop runs this transfer
+  bool paused_ = false;
 };
 
 // False on the loop thread itself (a callback that streams again must drive

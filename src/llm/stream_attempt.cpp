@@ -199,6 +199,10 @@ class StreamAttempt : public LoopTransfer {
   // Returning less than the size given makes curl abort the transfer.
   size_t OnBody(std::string_view bytes) {
     if (mode_ == BodyMode::kUnknown) mode_ = DetectMode();
+    // A lagging client: leave these bytes with curl until it catches up.
+    if (on_loop_ && mode_ == BodyMode::kStream && stop_ == Stop::kNone && cancel_.consumer_backlogged()) {
+      return PauseUntilConsumerCatchesUp();
+    }
     // Any byte, an SSE comment included, shows the upstream is alive.
     got_response_ = true;
     last_byte_ = Clock::now();

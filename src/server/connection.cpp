@@ -85,6 +85,7 @@ class ConnectionStream : public httplib::Stream {
 
   // Sends what writes on an event loop kept; false once the client is gone.
   bool SendBuffered() { return writer_.SendBuffered(); }
+  size_t backlog() const { return writer_.buffered(); }
 
   ssize_t Receive(char* data, size_t size) {
     ssize_t received;
@@ -117,6 +118,8 @@ class ConnectionStream : public httplib::Stream {
 
 
 bool SendConnectionBuffered(ConnectionStream* stream) { return stream == nullptr || stream->SendBuffered(); }
+
+size_t ConnectionBacklog(const ConnectionStream* stream) { return stream == nullptr ? 0 : stream->backlog(); }
 
 ConnectionStream* CurrentConnectionStream() { return current_stream; }
 

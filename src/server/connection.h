@@ -59,6 +59,9 @@ ConnectionStream* CurrentConnectionStream();
 // write timeout. Never blocks.
 bool SendConnectionBuffered(ConnectionStream* stream);
 
+// Bytes writes from an event loop left on `stream` (0 if null).
+size_t ConnectionBacklog(const ConnectionStream* stream);
+
 // True when the peer has closed or reset `sock` (never blocks).
 bool PeerClosed(int sock);
 

@@ -42,6 +42,7 @@ class SinkWriter : public StreamWriter {
     return ok_;
   }
   int ClientSocket() const override { return socket_; }
+  bool Backlogged() const override { return ConnectionBacklog(stream_) > 0; }
   // Polled often while a model is quiet; one poll() per 10 ms is plenty.
   bool ClientConnected() override {
     if (!ok_ || socket_ < 0) return ok_;

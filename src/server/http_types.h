@@ -38,6 +38,8 @@ class StreamWriter {
   // event loop never wait for a slow client). False once the client is
   // gone. Never blocks.
   virtual bool Flush() { return true; }
+  // Earlier writes left bytes the client has not taken yet.
+  virtual bool Backlogged() const { return false; }
   // The client's socket, so an event loop can watch it for a hang-up
   // (-1: none).
   virtual int ClientSocket() const { return -1; }

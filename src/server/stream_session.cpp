@@ -28,6 +28,9 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
       writable = writable && writer.Write(pending);
       last_write = Clock::now();
       pending.clear();
+      // A client that lags behind makes the upstream loop stop reading for
+      // it (flow control) instead of flowrun holding ever more.
+      cancel.SetConsumerBacklogged(writable && writer.Backlogged());
     }
     return writable;
   };
@@ -38,6 +41,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   cancel.SetHangupSocket(writer.ClientSocket());
   cancel.SetProbe([&] {
     writable = writable && writer.Flush();
+    cancel.SetConsumerBacklogged(writable && writer.Backlogged());
     // The probe also runs between the tokens of one burst: flush only what
     // has waited a while (a model that never hints), not every token.
     if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -107,6 +108,64 @@ TEST(ServeSlowReader, AClientThatPausesGetsTheWholeBurst) {
   EXPECT_EQ(text.size(), expected.size());
   EXPECT_TRUE(text == expected) << "the text arrived altered or out of order";
   EXPECT_EQ(last_event, "done");
+}
+
+// Flow control: a burst far larger than the socket buffers plus what
+// flowrun may keep for a client (256 KiB) reaches a client that pauses, in
+// full: while the client lags, flowrun stops reading the upstream (TCP
+// holds the rest back there) instead of buffering it or dropping the client.
+TEST(ServeSlowReader, ALaggingClientSlowsTheUpstreamInsteadOfLosingTheStream) {
+  testing::FakeOpenAiUpstream upstream;
+  ASSERT_GT(upstream.port(), 0);
+  std::vector<std::string> pieces;
+  std::string expected;
+  for (int i = 0; i < 256; ++i) {  // 8 MiB
+    const std::string delta = "<" + std::to_string(i) + ">" + std::string(32 * 1024, static_cast<char>('a' + i % 26));
+    pieces.push_back(testing::OpenAiDeltaEvent(delta));
+    expected += delta;
+  }
+  pieces.push_back(testing::OpenAiFinishEvent());
+  pieces.push_back(testing::kOpenAiDoneEvent);
+  upstream.SetStream(pieces);
+  testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "5"},
+                               {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
+  ASSERT_GT(server.port(), 0);
+  const long rss_before = testing::ReadProcessUsage(server.pid()).rss_kib;
+
+  int fd = testing::ConnectTo(server.port(), /*receive_buffer_bytes=*/4096);
+  ASSERT_GE(fd, 0);
+  const std::string body = R"({"message":"hi"})";
+  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string received;
+  char buffer[65536];
+  ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
+  ASSERT_GT(count, 0);
+  received.append(buffer, static_cast<size_t>(count));
+  long peak_rss = 0;
+  for (int i = 0; i < 10; ++i) {  // 1 s without reading
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    peak_rss = std::max(peak_rss, testing::ReadProcessUsage(server.pid()).rss_kib);
+  }
+  while ((count = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, static_cast<size_t>(count));
+  close(fd);
+
+  const size_t head_end = received.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  std::string text;
+  std::string last_event;
+  for (const auto& event : testing::ParseSse(testing::Dechunk(received.substr(head_end + 4)))) {
+    last_event = event.count("event") != 0 ? event.at("event") : "";
+    if (last_event == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
+  }
+  EXPECT_EQ(text.size(), expected.size());
+  EXPECT_TRUE(text == expected) << "the text arrived altered or out of order";
+  EXPECT_EQ(last_event, "done");
+  std::cout << "RSS before " << rss_before << " KiB, peak while the client lagged " << peak_rss << " KiB\n";
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(peak_rss - rss_before, 16 * 1024);  // not the 8 MiB answer
+#endif
 }
 
 }  // namespace
