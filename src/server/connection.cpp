@@ -21,17 +21,9 @@ thread_local int current_socket = -1;
 thread_local ConnectionStream* current_stream = nullptr;
 
 // How far a client may fall behind a stream written from an event loop
-// (beyond what the kernel buffers) before it counts as gone.
+// (beyond what the kernel buffers) before it counts as gone. A safety net:
+// flow control pauses the upstream long before (curl_loop.h).
 constexpr size_t kMaxBufferedBytes = 256 * 1024;
-
-bool WaitFor(int sock, short events, std::chrono::milliseconds timeout) {
-  pollfd poll_fd{sock, events, 0};
-  int ready;
-  do {
-    ready = poll(&poll_fd, 1, static_cast<int>(timeout.count()));
-  } while (ready < 0 && errno == EINTR);
-  return ready > 0 && (poll_fd.revents & (events | POLLHUP | POLLERR)) != 0;
-}
 
 std::string AddressText(const sockaddr_storage& address, int* port) {
   char text[INET6_ADDRSTRLEN] = "";
@@ -55,7 +47,7 @@ class ConnectionStream : public httplib::Stream {
   ConnectionStream(int sock, const ConnectionLimits& limits)
       : sock_(sock), limits_(limits), writer_(sock, limits.write_timeout, kMaxBufferedBytes) {}
 
-  bool is_readable() const override { return begin_ < end_ || WaitFor(sock_, POLLIN, limits_.read_timeout); }
+  bool is_readable() const override { return begin_ < end_ || WaitForSocket(sock_, POLLIN, limits_.read_timeout); }
   bool HasBufferedData() const { return begin_ < end_; }
   // httplib asks before every chunk; write() itself waits when it must.
   bool is_writable() const override { return true; }
@@ -64,7 +56,7 @@ class ConnectionStream : public httplib::Stream {
   // buffer filled by one recv(), not a poll() and a recv() per byte.
   ssize_t read(char* data, size_t size) override {
     if (begin_ == end_) {
-      if (!WaitFor(sock_, POLLIN, limits_.read_timeout)) return -1;
+      if (!WaitForSocket(sock_, POLLIN, limits_.read_timeout)) return -1;
       if (size >= sizeof(buffer_)) return Receive(data, size);  // large reads need no buffer
       const ssize_t received = Receive(buffer_, sizeof(buffer_));
       if (received <= 0) return received;
@@ -152,7 +144,7 @@ bool FlowrunHttplibServer::WaitForNextRequest(int sock, std::chrono::millisecond
   constexpr std::chrono::milliseconds kSlice{50};
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!stopping_.load()) {
-    if (WaitFor(sock, POLLIN, kSlice)) return true;
+    if (WaitForSocket(sock, POLLIN, kSlice)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     // A connection that only holds its worker yields it to one that waits.
     WorkerPool* pool = pool_.load();

@@ -29,16 +29,16 @@ ssize_t SendNow(int sock, const char* data, size_t size) {
   return static_cast<ssize_t>(sent_total);
 }
 
-bool WaitWritable(int sock, std::chrono::milliseconds timeout) {
-  pollfd poll_fd{sock, POLLOUT, 0};
+}  // namespace
+
+bool WaitForSocket(int sock, short events, std::chrono::milliseconds timeout) {
+  pollfd poll_fd{sock, events, 0};
   int ready;
   do {
     ready = poll(&poll_fd, 1, static_cast<int>(timeout.count()));
   } while (ready < 0 && errno == EINTR);
-  return ready > 0 && (poll_fd.revents & (POLLOUT | POLLHUP | POLLERR)) != 0;
+  return ready > 0 && (poll_fd.revents & (events | POLLHUP | POLLERR)) != 0;
 }
-
-}  // namespace
 
 bool SocketWriter::Write(const char* data, size_t size) {
   if (OnEventLoopThread()) return WriteWithoutWaiting(data, size);
@@ -49,7 +49,7 @@ bool SocketWriter::Write(const char* data, size_t size) {
     const ssize_t sent = SendNow(sock_, data + written, size - written);
     if (sent < 0) return false;
     written += static_cast<size_t>(sent);
-    if (written < size && !WaitWritable(sock_, write_timeout_)) return false;
+    if (written < size && !WaitForSocket(sock_, POLLOUT, write_timeout_)) return false;
   }
   return true;
 }
@@ -83,7 +83,7 @@ bool SocketWriter::SendBufferedWaiting() {
   while (true) {
     if (!SendBuffered()) return false;
     if (buffered_.empty()) return true;
-    if (!WaitWritable(sock_, write_timeout_)) return false;
+    if (!WaitForSocket(sock_, POLLOUT, write_timeout_)) return false;
   }
 }
 

@@ -12,6 +12,10 @@
 
 namespace flowrun {
 
+// Waits up to `timeout` for `events` (POLLIN, POLLOUT) on `sock`; true when
+// they, a hang-up or an error came.
+bool WaitForSocket(int sock, short events, std::chrono::milliseconds timeout);
+
 class SocketWriter {
  public:
   SocketWriter(int sock, std::chrono::milliseconds write_timeout, size_t max_buffered)
