@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -16,6 +17,55 @@
 
 namespace flowrun {
 namespace {
+
+// A burst of `count` deltas of `size` bytes each, numbered so that order
+// and completeness show in the text; returns the text they make.
+std::string SetBurst(testing::FakeOpenAiUpstream& upstream, int count, size_t size) {
+  std::vector<std::string> pieces;
+  std::string expected;
+  for (int i = 0; i < count; ++i) {
+    const std::string delta = "<" + std::to_string(i) + ">" + std::string(size, static_cast<char>('a' + i % 26));
+    pieces.push_back(testing::OpenAiDeltaEvent(delta));
+    expected += delta;
+  }
+  pieces.push_back(testing::OpenAiFinishEvent());
+  pieces.push_back(testing::kOpenAiDoneEvent);
+  upstream.SetStream(pieces);
+  return expected;
+}
+
+// Sends a chat request on a socket with a small receive buffer, reads the
+// first bytes, calls `while_lagging` without reading, then reads to the end.
+// Returns everything received (-1 socket: empty).
+std::string LaggingChat(int port, const std::function<void()>& while_lagging) {
+  int fd = testing::ConnectTo(port, /*receive_buffer_bytes=*/4096);
+  if (fd < 0) return "";
+  const std::string body = R"({"message":"hi"})";
+  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string received;
+  char buffer[65536];
+  ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
+  if (count > 0) received.append(buffer, static_cast<size_t>(count));
+  while_lagging();
+  while ((count = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, static_cast<size_t>(count));
+  close(fd);
+  return received;
+}
+
+// The chunk text of a raw chunked SSE response, and its last event's name.
+std::string ChunkText(const std::string& received, std::string* last_event) {
+  const size_t head_end = received.find("\r\n\r\n");
+  if (head_end == std::string::npos) return "";
+  std::string text;
+  for (const auto& event : testing::ParseSse(testing::Dechunk(received.substr(head_end + 4)))) {
+    *last_event = event.count("event") != 0 ? event.at("event") : "";
+    if (*last_event == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
+  }
+  return text;
+}
+
 
 TEST(ServeSlowReader, IsDroppedAfterTheWriteTimeoutWithBoundedMemory) {
   testing::FakeOpenAiUpstream upstream;
@@ -67,44 +117,17 @@ TEST(ServeSlowReader, IsDroppedAfterTheWriteTimeoutWithBoundedMemory) {
 TEST(ServeSlowReader, AClientThatPausesGetsTheWholeBurst) {
   testing::FakeOpenAiUpstream upstream;
   ASSERT_GT(upstream.port(), 0);
-  std::vector<std::string> pieces;
-  std::string expected;
-  for (int i = 0; i < 300; ++i) {  // ~600 KiB: far more than the small socket buffers hold
-    const std::string delta = "<" + std::to_string(i) + ">" + std::string(2000, static_cast<char>('a' + i % 26));
-    pieces.push_back(testing::OpenAiDeltaEvent(delta));
-    expected += delta;
-  }
-  pieces.push_back(testing::OpenAiFinishEvent());
-  pieces.push_back(testing::kOpenAiDoneEvent);
-  upstream.SetStream(pieces);
+  // ~600 KiB: far more than the small socket buffers hold.
+  const std::string expected = SetBurst(upstream, 300, 2000);
   testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "5"},
                                {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
   ASSERT_GT(server.port(), 0);
-
-  int fd = testing::ConnectTo(server.port(), /*receive_buffer_bytes=*/4096);
-  ASSERT_GE(fd, 0);
-  const std::string body = R"({"message":"hi"})";
-  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string received;
-  char buffer[4096];
-  ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
-  ASSERT_GT(count, 0);
-  received.append(buffer, static_cast<size_t>(count));
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the burst arrives meanwhile
-  while ((count = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, static_cast<size_t>(count));
-  close(fd);
-
-  const size_t head_end = received.find("\r\n\r\n");
-  ASSERT_NE(head_end, std::string::npos);
+  const std::string received = LaggingChat(server.port(), [] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the burst arrives meanwhile
+  });
   ASSERT_EQ(received.substr(0, 15), "HTTP/1.1 200 OK");
-  std::string text;
   std::string last_event;
-  for (const auto& event : testing::ParseSse(testing::Dechunk(received.substr(head_end + 4)))) {
-    last_event = event.count("event") != 0 ? event.at("event") : "";
-    if (last_event == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
-  }
+  const std::string text = ChunkText(received, &last_event);
   EXPECT_EQ(text.size(), expected.size());
   EXPECT_TRUE(text == expected) << "the text arrived altered or out of order";
   EXPECT_EQ(last_event, "done");
@@ -117,48 +140,20 @@ TEST(ServeSlowReader, AClientThatPausesGetsTheWholeBurst) {
 TEST(ServeSlowReader, ALaggingClientSlowsTheUpstreamInsteadOfLosingTheStream) {
   testing::FakeOpenAiUpstream upstream;
   ASSERT_GT(upstream.port(), 0);
-  std::vector<std::string> pieces;
-  std::string expected;
-  for (int i = 0; i < 256; ++i) {  // 8 MiB
-    const std::string delta = "<" + std::to_string(i) + ">" + std::string(32 * 1024, static_cast<char>('a' + i % 26));
-    pieces.push_back(testing::OpenAiDeltaEvent(delta));
-    expected += delta;
-  }
-  pieces.push_back(testing::OpenAiFinishEvent());
-  pieces.push_back(testing::kOpenAiDoneEvent);
-  upstream.SetStream(pieces);
+  const std::string expected = SetBurst(upstream, 256, 32 * 1024);  // 8 MiB
   testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "5"},
                                {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
   ASSERT_GT(server.port(), 0);
   const long rss_before = testing::ReadProcessUsage(server.pid()).rss_kib;
-
-  int fd = testing::ConnectTo(server.port(), /*receive_buffer_bytes=*/4096);
-  ASSERT_GE(fd, 0);
-  const std::string body = R"({"message":"hi"})";
-  const std::string request = "POST /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string received;
-  char buffer[65536];
-  ssize_t count = recv(fd, buffer, sizeof(buffer), 0);
-  ASSERT_GT(count, 0);
-  received.append(buffer, static_cast<size_t>(count));
   long peak_rss = 0;
-  for (int i = 0; i < 10; ++i) {  // 1 s without reading
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    peak_rss = std::max(peak_rss, testing::ReadProcessUsage(server.pid()).rss_kib);
-  }
-  while ((count = recv(fd, buffer, sizeof(buffer), 0)) > 0) received.append(buffer, static_cast<size_t>(count));
-  close(fd);
-
-  const size_t head_end = received.find("\r\n\r\n");
-  ASSERT_NE(head_end, std::string::npos);
-  std::string text;
+  const std::string received = LaggingChat(server.port(), [&] {
+    for (int i = 0; i < 10; ++i) {  // 1 s without reading
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      peak_rss = std::max(peak_rss, testing::ReadProcessUsage(server.pid()).rss_kib);
+    }
+  });
   std::string last_event;
-  for (const auto& event : testing::ParseSse(testing::Dechunk(received.substr(head_end + 4)))) {
-    last_event = event.count("event") != 0 ? event.at("event") : "";
-    if (last_event == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
-  }
+  const std::string text = ChunkText(received, &last_event);
   EXPECT_EQ(text.size(), expected.size());
   EXPECT_TRUE(text == expected) << "the text arrived altered or out of order";
   EXPECT_EQ(last_event, "done");
