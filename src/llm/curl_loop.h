@@ -34,6 +34,9 @@ class LoopTransfer {
   virtual bool ShouldStop(bool full_check) = 0;
 
  protected:
+  // True while the loop runs this transfer (so callbacks run on the loop).
+  bool on_loop() const { return loop_job_ != nullptr; }
+
   // Flow control, from a write callback on the loop while the consumer is
   // backlogged (Cancellation::consumer_backlogged): returns what the
   // callback must return to pause the transfer; curl keeps those bytes and

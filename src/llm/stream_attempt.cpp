@@ -99,7 +99,6 @@ class StreamAttempt : public LoopTransfer {
   // Runs the transfer until it ends or we stop it; returns curl's verdict.
   CURLcode Drive(CurlHandles& handles) {
     if (CurlLoopAvailable()) {
-      on_loop_ = true;
       // The loop asks ShouldStop() every tick; no progress callback needed.
       curl_easy_setopt(handles.easy(), CURLOPT_NOPROGRESS, 1L);
       return RunOnCurlLoop(handles.easy(), *this, cancel_);
@@ -200,7 +199,7 @@ class StreamAttempt : public LoopTransfer {
   size_t OnBody(std::string_view bytes) {
     if (mode_ == BodyMode::kUnknown) mode_ = DetectMode();
     // A lagging client: leave these bytes with curl until it catches up.
-    if (on_loop_ && mode_ == BodyMode::kStream && stop_ == Stop::kNone && cancel_.consumer_backlogged()) {
+    if (on_loop() && mode_ == BodyMode::kStream && stop_ == Stop::kNone && cancel_.consumer_backlogged()) {
       return PauseUntilConsumerCatchesUp();
     }
     // Any byte, an SSE comment included, shows the upstream is alive.
@@ -208,7 +207,7 @@ class StreamAttempt : public LoopTransfer {
     last_byte_ = Clock::now();
     // Timeouts and the probe are checked every tick; per read, the flag.
     if (stop_ == Stop::kNone && cancel_.cancelled()) stop_ = Stop::kCancelled;
-    if (on_loop_) AfterReadsOnLoop(*this);
+    AfterReadsOnLoop(*this);  // a no-op when not on the loop
     if (stop_ == Stop::kDone) return bytes.size();  // drain what follows [DONE]
     if (stop_ != Stop::kNone) return 0;
     if (mode_ != BodyMode::kStream) {
@@ -331,7 +330,6 @@ class StreamAttempt : public LoopTransfer {
   const DeltaCallback& on_delta_;
   const Cancellation& cancel_;
   CURL* easy_ = nullptr;
-  bool on_loop_ = false;  // the shared loop drives this transfer
   SseLineParser parser_;
   BodyMode mode_ = BodyMode::kUnknown;
   Stop stop_ = Stop::kNone;

@@ -22,15 +22,16 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   // Chunks wait here until the model has nothing more ready (a flush hint),
   // so a burst of tokens leaves in one send instead of one each.
   std::string pending;
+  // A client that lags behind makes the upstream loop stop reading for it
+  // (flow control) instead of flowrun holding ever more.
+  auto note_backlog = [&] { cancel.SetConsumerBacklogged(writable && writer.Backlogged()); };
   Clock::time_point pending_since;
   auto flush = [&] {
     if (!pending.empty()) {
       writable = writable && writer.Write(pending);
       last_write = Clock::now();
       pending.clear();
-      // A client that lags behind makes the upstream loop stop reading for
-      // it (flow control) instead of flowrun holding ever more.
-      cancel.SetConsumerBacklogged(writable && writer.Backlogged());
+      note_backlog();
     }
     return writable;
   };
@@ -41,7 +42,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   cancel.SetHangupSocket(writer.ClientSocket());
   cancel.SetProbe([&] {
     writable = writable && writer.Flush();
-    cancel.SetConsumerBacklogged(writable && writer.Backlogged());
+    note_backlog();
     // The probe also runs between the tokens of one burst: flush only what
     // has waited a while (a model that never hints), not every token.
     if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush();
