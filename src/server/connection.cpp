@@ -1,18 +1,15 @@
-// The keep-alive loop and the socket stream httplib reads requests from.
+// A framed request served by httplib from memory; writes go to the socket.
 #include "server/connection.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "server/socket_writer.h"
-#include "server/worker_pool.h"
 
 namespace flowrun {
 namespace {
@@ -39,33 +36,23 @@ std::string AddressText(const sockaddr_storage& address, int* port) {
   return text;
 }
 
-
 }  // namespace
 
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int sock, const ConnectionLimits& limits)
-      : sock_(sock), limits_(limits), writer_(sock, limits.write_timeout, kMaxBufferedBytes) {}
+  ConnectionStream(int sock, std::string_view head, std::string_view body, std::chrono::milliseconds write_timeout)
+      : sock_(sock), head_(head), body_(body), writer_(sock, write_timeout, kMaxBufferedBytes) {}
 
-  bool is_readable() const override { return begin_ < end_ || WaitForSocket(sock_, POLLIN, limits_.read_timeout); }
-  bool HasBufferedData() const { return begin_ < end_; }
+  // Reads come from the framed request only: past its end, end of input.
+  bool is_readable() const override { return !head_.empty() || !body_.empty(); }
   // httplib asks before every chunk; write() itself waits when it must.
   bool is_writable() const override { return true; }
 
-  // httplib reads request lines one byte at a time: serve those from a
-  // buffer filled by one recv(), not a poll() and a recv() per byte.
   ssize_t read(char* data, size_t size) override {
-    if (begin_ == end_) {
-      if (!WaitForSocket(sock_, POLLIN, limits_.read_timeout)) return -1;
-      if (size >= sizeof(buffer_)) return Receive(data, size);  // large reads need no buffer
-      const ssize_t received = Receive(buffer_, sizeof(buffer_));
-      if (received <= 0) return received;
-      begin_ = 0;
-      end_ = static_cast<size_t>(received);
-    }
-    const size_t count = std::min(size, end_ - begin_);
-    std::memcpy(data, buffer_ + begin_, count);
-    begin_ += count;
+    std::string_view& from = head_.empty() ? body_ : head_;
+    const size_t count = std::min(size, from.size());
+    std::memcpy(data, from.data(), count);
+    from.remove_prefix(count);
     return static_cast<ssize_t>(count);
   }
 
@@ -77,15 +64,9 @@ class ConnectionStream : public httplib::Stream {
 
   // Sends what writes on an event loop kept; false once the client is gone.
   bool SendBuffered() { return writer_.SendBuffered(); }
+  // On a worker: waits (up to the write timeout) until nothing is kept.
+  bool SendAllBuffered() { return writer_.Write("", 0); }
   size_t backlog() const { return writer_.buffered(); }
-
-  ssize_t Receive(char* data, size_t size) {
-    ssize_t received;
-    do {
-      received = recv(sock_, data, size, 0);
-    } while (received < 0 && errno == EINTR);
-    return received;
-  }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
@@ -101,13 +82,10 @@ class ConnectionStream : public httplib::Stream {
 
  private:
   int sock_;
-  const ConnectionLimits& limits_;
-  char buffer_[1024];  // lives on every worker's stack: a request line and headers fit
-  size_t begin_ = 0;
-  size_t end_ = 0;
+  std::string_view head_;
+  std::string_view body_;
   SocketWriter writer_;
 };
-
 
 bool SendConnectionBuffered(ConnectionStream* stream) { return stream == nullptr || stream->SendBuffered(); }
 
@@ -123,59 +101,20 @@ bool PeerClosed(int sock) {
 
 int CurrentRequestSocket() { return current_socket; }
 
-void FlowrunHttplibServer::RaiseListenBacklog() {
-  const int sock = svr_sock_.load();
-  if (sock >= 0) ::listen(sock, SOMAXCONN);
-}
-
-void FlowrunHttplibServer::UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit) {
-  new_task_queue = [this, max_threads, idle_exit] {
-    WorkerPoolOptions options;
-    options.max_threads = max_threads;
-    options.idle_exit = idle_exit;
-    options.min_threads = std::min(options.min_threads, max_threads);
-    auto* pool = new WorkerPool(options);
-    pool_.store(pool);
-    return pool;
-  };
-}
-
-bool FlowrunHttplibServer::WaitForNextRequest(int sock, std::chrono::milliseconds limit, bool may_yield) const {
-  constexpr std::chrono::milliseconds kSlice{50};
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!stopping_.load()) {
-    if (WaitForSocket(sock, POLLIN, kSlice)) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    // A connection that only holds its worker yields it to one that waits.
-    WorkerPool* pool = pool_.load();
-    if (may_yield && pool != nullptr && pool->waiting() > 0 && pool->Saturated()) return false;
-  }
-  return false;
-}
-
-bool FlowrunHttplibServer::process_and_close_socket(socket_t sock) {
-  int yes = 1;
-  setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
-  ConnectionStream stream(sock, limits_);
-  current_socket = sock;
+bool FlowrunHttplibServer::ServeFramed(int fd, const FramedRequest& request) {
+  const std::string head = CanonicalHead(request.head, request.body.size());
+  ConnectionStream stream(fd, head, request.body, write_timeout_);
+  current_socket = fd;
   current_stream = &stream;
-  bool ok = true;
-  for (int served = 0; served < limits_.max_requests_per_connection; ++served) {
-    const bool kept_alive = served > 0;
-    if (!stream.HasBufferedData() &&
-        !WaitForNextRequest(sock, kept_alive ? limits_.idle_keep_alive : limits_.read_timeout, kept_alive)) {
-      break;
-    }
-    const bool last = served + 1 == limits_.max_requests_per_connection || stopping_.load();
-    bool connection_closed = false;
-    ok = process_request(stream, last, connection_closed, nullptr);
-    if (!ok || connection_closed) break;
-  }
+  bool connection_closed = false;
+  const bool close_after = request.last || !request.head.keep_alive;
+  bool ok = process_request(stream, close_after, connection_closed, nullptr);
+  // Whatever a stream left buffered (written from an event loop) goes out
+  // before the connection waits for its next request.
+  ok = ok && stream.SendAllBuffered();
   current_socket = -1;
   current_stream = nullptr;
-  shutdown(sock, SHUT_RDWR);
-  close(sock);
-  return ok;
+  return ok && !connection_closed && !close_after;
 }
 
 }  // namespace flowrun

@@ -1,50 +1,35 @@
-// Per-connection handling under cpp-httplib: flowrun runs each accepted
-// socket's keep-alive loop itself (httplib parses and routes each request)
-// so that it knows the socket a request came on. That lets a stream notice
-// a client that closed its connection while nothing is being written, and
-// bounds how long an idle keep-alive connection may hold a worker.
-// Internal to src/server.
+// The worker's side of a connection under cpp-httplib: the front end
+// (connection_loop.h) has read and checked a request's head and body; here
+// httplib routes that request from memory and writes the response to the
+// client socket. httplib never reads the socket itself, so its own framing
+// (and its fixed limits) never decide anything. The socket of the request
+// being served is known to this thread, so a stream can notice a client
+// that closed its connection while nothing is being written.
+// Internal to src/server; one request per call, on the calling thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 
 #include <httplib.h>
 
+#include "server/connection_loop.h"
+
 namespace flowrun {
-
-struct ConnectionLimits {
-  std::chrono::milliseconds idle_keep_alive{5000};  // wait for a next request
-  std::chrono::milliseconds read_timeout{5000};
-  std::chrono::milliseconds write_timeout{5000};
-  int max_requests_per_connection = 1000;
-};
-
-class WorkerPool;
 
 class FlowrunHttplibServer : public httplib::Server {
  public:
-  explicit FlowrunHttplibServer(ConnectionLimits limits) : limits_(limits) {}
+  explicit FlowrunHttplibServer(std::chrono::milliseconds write_timeout) : write_timeout_(write_timeout) {
+    // httplib ends a chunked response early once its listening socket is
+    // gone; the front end owns the real one, so mark this one as running.
+    svr_sock_ = 0;
+  }
 
-  // Uses a WorkerPool growing up to `max_threads` workers (instead of httplib's own).
-  void UseWorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit);
-  // After this, connections finish their current request and close.
-  void BeginStop() { stopping_.store(true); }
-  // httplib listens with a backlog of 5, so bursts of new connections are
-  // dropped and retried by the kernel only after a second; raise it.
-  void RaiseListenBacklog();
+  // Serves `request` on `fd`: routes it, writes the whole response. True
+  // when the connection may wait for another request.
+  bool ServeFramed(int fd, const FramedRequest& request);
 
  private:
-  // httplib calls this on a worker thread for every accepted socket.
-  bool process_and_close_socket(socket_t sock) override;
-  // Waits for the next request on a kept-alive connection; false when the
-  // connection should close instead (idle too long, stopping, or other
-  // connections are waiting for this worker).
-  bool WaitForNextRequest(int sock, std::chrono::milliseconds limit, bool may_yield) const;
-
-  ConnectionLimits limits_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<WorkerPool*> pool_{nullptr};
+  std::chrono::milliseconds write_timeout_;
 };
 
 // The socket of the request being handled on this thread (-1 if none).

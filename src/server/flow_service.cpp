@@ -80,6 +80,18 @@ HttpResponse FlowService::Handle(const HttpRequest& request) const {
   return response;
 }
 
+HttpResponse FlowService::Refuse(const std::string& method, const std::string& target, int status,
+                                 const std::string& message) const {
+  const std::string path = target.substr(0, target.find('?'));
+  RequestInfo info{RequestIdFor(HttpRequest{}), method.empty() ? "-" : method, path.empty() ? "-" : path, ""};
+  HttpResponse response = JsonError(status, message);
+  if (status == 503) response.headers.emplace_back("Retry-After", "1");
+  response.headers.emplace_back("X-Request-Id", info.id);
+  metrics_.CountRequest("", status);
+  LogResponse(info, response);
+  return response;
+}
+
 HttpResponse FlowService::Route(const HttpRequest& request, RequestInfo& info) const {
   auto flows = Flows();
   const bool is_get = request.method == "GET" || request.method == "HEAD";

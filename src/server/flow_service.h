@@ -42,6 +42,12 @@ class FlowService {
 
   HttpResponse Handle(const HttpRequest& request) const;
 
+  // A request the front end refused before routing (framing, limits,
+  // timeouts, no descriptors): logs it, counts it, and returns the answer.
+  // `method` is empty when the request line was unreadable.
+  HttpResponse Refuse(const std::string& method, const std::string& target, int status,
+                      const std::string& message) const;
+
   const ServiceOptions& options() const { return options_; }
 
   size_t ActiveStreams() const { return active_streams_.load(); }

@@ -1,15 +1,22 @@
-// cpp-httplib adapter: converts requests, bounds request bodies, writes SSE
-// streams through a chunked content provider, and drains on shutdown.
+// The HTTP server: our own listening socket and front end (connection_loop.h)
+// read and check requests; workers route them through cpp-httplib, convert
+// them for FlowService, write SSE streams through a chunked content
+// provider, and hand each connection back; Shutdown drains.
 #include "server/http_server.h"
 
+#include <fcntl.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include <httplib.h>
 
 #include "core/log.h"
 #include "server/connection.h"
+#include "server/worker_pool.h"
 
 namespace flowrun {
 namespace {
@@ -70,13 +77,74 @@ void SetError(httplib::Response& response, const HttpResponse& error) {
   response.set_content(error.body, error.content_type);
 }
 
+// Creates a non-blocking listening socket on host:port (0: any free port).
+int Listen(const std::string& host, int port, std::string* error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int code = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); code != 0) {
+    *error = gai_strerror(code);
+    return -1;
+  }
+  int sock = -1;
+  for (addrinfo* candidate = found; candidate != nullptr && sock < 0; candidate = candidate->ai_next) {
+    sock = socket(candidate->ai_family, candidate->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, candidate->ai_protocol);
+    if (sock < 0) continue;
+    // REUSEADDR alone: a second server on a busy port gets "address in use"
+    // (httplib's default SO_REUSEPORT would let it bind silently).
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    if (bind(sock, candidate->ai_addr, candidate->ai_addrlen) != 0 || listen(sock, SOMAXCONN) != 0) {
+      *error = strerror(errno);
+      close(sock);
+      sock = -1;
+    }
+  }
+  freeaddrinfo(found);
+  return sock;
+}
+
+int BoundPort(int sock) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -1;
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in&>(address).sin_port);
+  if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6&>(address).sin6_port);
+  return -1;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   std::shared_ptr<FlowService> service;
   ServerOptions options;
   std::unique_ptr<FlowrunHttplibServer> server;
-  std::thread thread;
+  std::unique_ptr<WorkerPool> pool;
+  std::unique_ptr<ConnectionLoop> front;
+
+  // A request and its connection, handed from the front end to a worker.
+  struct Job {
+    std::unique_ptr<ClientConnection> connection;
+    FramedRequest request;
+  };
+
+  void OnRequest(std::unique_ptr<ClientConnection> connection, FramedRequest request) {
+    auto job = std::make_shared<Job>(Job{std::move(connection), std::move(request)});
+    pool->enqueue([this, job] {
+      const bool keep_alive = server->ServeFramed(job->connection->fd(), job->request);
+      job->request = FramedRequest();  // the body's memory goes back to the budget now
+      front->Return(std::move(job->connection), keep_alive);
+    });
+  }
+
+  RefusalAnswer OnRefusal(const RefusedRequest& refused) {
+    HttpResponse response = service->Refuse(refused.method, refused.target, refused.refusal.status,
+                                            refused.refusal.message);
+    return RefusalAnswer{response.body, response.headers};
+  }
 
   void Serve(const httplib::Request& request, httplib::Response& response, std::string body) {
     HttpResponse result = service->Handle(Convert(request, std::move(body)));
@@ -97,8 +165,8 @@ struct HttpServer::Impl {
         });
   }
 
-  // Reads the body ourselves so the size limit also holds for chunked
-  // uploads (httplib 0.11.4 checks only Content-Length: CVE-2025-46728).
+  // The front end has read the whole body already (and bounded it, also
+  // for chunked uploads); this reads it from memory.
   void ServeWithBody(const httplib::Request& request, httplib::Response& response,
                      const httplib::ContentReader& reader) {
     const size_t limit = service->options().max_body_bytes;
@@ -119,88 +187,99 @@ struct HttpServer::Impl {
     }
     Serve(request, response, std::move(body));
   }
+
+  void Route() {
+    auto handler = [this](const httplib::Request& request, httplib::Response& response) {
+      Serve(request, response, request.body);
+    };
+    auto with_body = [this](const httplib::Request& request, httplib::Response& response,
+                            const httplib::ContentReader& reader) { ServeWithBody(request, response, reader); };
+    server->Get(".*", handler);
+    server->Options(".*", handler);
+    server->Post(".*", with_body);
+    server->Put(".*", with_body);
+    server->Patch(".*", with_body);
+    server->Delete(".*", handler);
+    server->set_payload_max_length(std::numeric_limits<size_t>::max());
+    // Only for the Keep-Alive header httplib writes; the front end decides.
+    server->set_keep_alive_max_count(1000);
+    server->set_keep_alive_timeout(std::max<time_t>(1, options.idle_keep_alive.count() / 1000));
+    server->set_exception_handler([](const httplib::Request& request, httplib::Response& response,
+                                     std::exception_ptr) {
+      LogError("internal error while serving " + request.method + " " + request.path);
+      SetError(response, JsonError(500, "internal error"));
+    });
+  }
 };
 
 HttpServer::HttpServer(std::shared_ptr<FlowService> service, ServerOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->service = std::move(service);
   impl_->options = std::move(options);
-  ConnectionLimits limits;
-  limits.read_timeout = impl_->options.read_timeout;
-  limits.write_timeout = impl_->options.write_timeout;
-  limits.idle_keep_alive = impl_->options.idle_keep_alive;
-  impl_->server = std::make_unique<FlowrunHttplibServer>(limits);
+  impl_->server = std::make_unique<FlowrunHttplibServer>(impl_->options.write_timeout);
 }
 
 HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Status HttpServer::Start() {
-  auto& server = *impl_->server;
-  server.UseWorkerPool(static_cast<size_t>(std::max(1, impl_->options.threads)), impl_->options.idle_worker_exit);
-  server.set_tcp_nodelay(true);
-  // httplib's default sets SO_REUSEPORT, which lets a second server bind a
-  // busy port silently; REUSEADDR alone reports "address in use".
-  server.set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  const size_t limit = impl_->service->options().max_body_bytes;
-  // A declared length over the limit is refused before the body is read.
-  server.set_pre_routing_handler([limit](const httplib::Request& request, httplib::Response& response) {
-    const std::string declared = request.get_header_value("Content-Length");
-    if (declared.empty() || declared.find_first_not_of("0123456789") != std::string::npos ||
-        declared.size() > 18 || std::stoull(declared) <= limit) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    SetError(response, JsonError(413, "request body is " + declared + " bytes; the limit is " + std::to_string(limit)));
-    response.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server.set_payload_max_length(std::numeric_limits<size_t>::max());
-  auto handler = [this](const httplib::Request& request, httplib::Response& response) {
-    impl_->Serve(request, response, request.body);
-  };
-  auto with_body = [this](const httplib::Request& request, httplib::Response& response,
-                          const httplib::ContentReader& reader) { impl_->ServeWithBody(request, response, reader); };
-  server.Get(".*", handler);
-  server.Options(".*", handler);
-  server.Post(".*", with_body);
-  server.Put(".*", with_body);
-  server.Patch(".*", with_body);
-  server.Delete(".*", handler);
-  server.set_exception_handler([](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {
-    LogError("internal error while serving " + request.method + " " + request.path);
-    SetError(response, JsonError(500, "internal error"));
-  });
-  const auto& host = impl_->options.host;
-  if (impl_->options.port == 0) {
-    port_ = server.bind_to_any_port(host);
-  } else {
-    port_ = server.bind_to_port(host, impl_->options.port) ? impl_->options.port : -1;
+  const auto& options = impl_->options;
+  std::string error;
+  const int sock = Listen(options.host, options.port, &error);
+  if (sock < 0) {
+    return Status::Error("cannot listen on " + options.host + ":" + std::to_string(options.port) + " (" + error + ")");
   }
-  if (port_ <= 0) {
-    return Status::Error("cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
-                         " (address in use or not available)");
-  }
-  server.RaiseListenBacklog();
-  impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
+  port_ = BoundPort(sock);
+  impl_->Route();
+  WorkerPoolOptions pool;
+  pool.max_threads = static_cast<size_t>(std::max(1, options.threads));
+  pool.min_threads = std::min(pool.min_threads, pool.max_threads);
+  pool.idle_exit = options.idle_worker_exit;
+  impl_->pool = std::make_unique<WorkerPool>(pool);
+  FrontEndOptions front;
+  front.head = options.head_limits;
+  front.max_body_bytes = impl_->service->options().max_body_bytes;
+  front.max_body_memory = options.max_body_memory;
+  front.header_timeout = options.header_timeout;
+  front.body_timeout = options.body_timeout;
+  front.idle_keep_alive = options.idle_keep_alive;
+  impl_->front = std::make_unique<ConnectionLoop>(
+      front,
+      [impl = impl_.get()](std::unique_ptr<ClientConnection> connection, FramedRequest request) {
+        impl->OnRequest(std::move(connection), std::move(request));
+      },
+      [impl = impl_.get()](const RefusedRequest& refused) { return impl->OnRefusal(refused); });
+  if (Status status = impl_->front->Start(sock); !status.ok()) return status;
+  started_ = true;
   return Status::Ok();
 }
 
 void HttpServer::Shutdown(std::chrono::milliseconds drain) {
-  if (!impl_->thread.joinable()) return;
-  impl_->server->BeginStop();
-  impl_->server->stop();  // closes the listening socket; workers keep going
+  if (!started_) return;
+  started_ = false;
+  auto& front = *impl_->front;
+  front.BeginStop();  // no new connections; those not inside a request close now
+  auto wait_until = [](std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
   const auto deadline = std::chrono::steady_clock::now() + drain;
-  while (impl_->service->ActiveStreams() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!wait_until(deadline, [&] { return impl_->service->ActiveStreams() == 0 && front.in_requests() == 0; })) {
+    if (impl_->service->ActiveStreams() > 0) {
+      LogWarn(std::to_string(impl_->service->ActiveStreams()) +
+              " stream(s) still running after the drain timeout; ending them");
+      impl_->service->CancelAllStreams("the server is shutting down");
+    }
+    // Cancelled streams end with their final events at once; a client that
+    // reads nothing is dropped after the write timeout.
+    const auto grace = std::chrono::steady_clock::now() + impl_->options.write_timeout + std::chrono::seconds(2);
+    if (!wait_until(grace, [&] { return front.in_requests() == 0; })) {
+      LogWarn(std::to_string(front.in_requests()) + " request(s) still being answered; stopping anyway");
+    }
   }
-  if (impl_->service->ActiveStreams() > 0) {
-    LogWarn(std::to_string(impl_->service->ActiveStreams()) +
-            " stream(s) still running after the drain timeout; ending them");
-    impl_->service->CancelAllStreams("the server is shutting down");
-  }
-  impl_->thread.join();  // returns once every worker has finished
+  front.Stop();
+  impl_->pool->shutdown();
 }
 
 }  // namespace flowrun

@@ -1,5 +1,5 @@
 // HttpServer: serves a FlowService over HTTP/1.1. The only code that knows
-// cpp-httplib lives in src/server (this file, connection.*, worker_pool.*).
+// cpp-httplib lives in src/server (http_server.cpp, connection.*, worker_pool.*).
 // Start() binds (port 0 picks a free port) and serves on a background
 // thread; Shutdown() drains and stops. Start/Shutdown from one thread.
 #pragma once
@@ -10,17 +10,21 @@
 
 #include "core/status.h"
 #include "server/flow_service.h"
+#include "server/request_head.h"
 
 namespace flowrun {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 3000;   // 0: any free port
-  int threads = 1024;  // most worker threads: an open stream or connection holds one
-  std::chrono::milliseconds read_timeout{5000};
+  int threads = 1024;  // most worker threads: a request being answered (an open stream) holds one
   std::chrono::milliseconds write_timeout{5000};  // a client that stops reading is dropped after this
   std::chrono::milliseconds idle_keep_alive{5000};
   std::chrono::milliseconds idle_worker_exit{10000};  // the pool shrinks after this
+  std::chrono::milliseconds header_timeout{10000};    // a whole request head
+  std::chrono::milliseconds body_timeout{30000};      // a whole request body
+  HeadLimits head_limits;
+  size_t max_body_memory = 64u << 20;  // request bodies held at once, all connections together
 };
 
 class HttpServer {
@@ -42,6 +46,7 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
+  bool started_ = false;
 };
 
 }  // namespace flowrun
