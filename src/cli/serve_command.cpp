@@ -76,8 +76,23 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-body", settings.service.max_body_bytes, "largest accepted request body in bytes")
       ->capture_default_str();
+  app.add_option("--max-header-bytes", server.head_limits.max_head_bytes,
+                 "largest request head (request line and header fields) in bytes; beyond it 431")
+      ->capture_default_str()->check(CLI::Range(1024, 1 << 20));
+  app.add_option("--max-header-fields", server.head_limits.max_header_fields,
+                 "most header fields in a request; beyond it 431")
+      ->capture_default_str()->check(CLI::Range(8, 10000));
+  app.add_option("--max-uri-bytes", server.head_limits.max_uri_bytes, "longest request target in bytes; beyond it 414")
+      ->capture_default_str()->check(CLI::Range(256, 1 << 20));
+  app.add_option("--max-body-memory", server.max_body_memory,
+                 "request-body bytes held at once by all connections together; beyond it 503 + Retry-After")
+      ->capture_default_str();
   int max_streams = -1;
-  double heartbeat_s = 15, write_timeout_s = 5, idle_worker_s = 10;
+  double heartbeat_s = 15, write_timeout_s = 5, idle_worker_s = 10, header_timeout_s = 10, body_timeout_s = 30;
+  app.add_option("--header-timeout", header_timeout_s, "seconds a client gets to send a whole request head; then 408")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--body-timeout", body_timeout_s, "seconds a client gets to send a whole request body; then 408")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-streams", max_streams,
                  "concurrent streams; beyond it 503 + Retry-After (default: threads minus a reserve)");
   app.add_option("--heartbeat", heartbeat_s, "seconds of quiet before a ': ping' comment")->capture_default_str()
@@ -112,6 +127,9 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   settings.watch = !no_watch;
   settings.service.heartbeat = to_ms(heartbeat_s);
   server.write_timeout = to_ms(write_timeout_s);
+  server.header_timeout = to_ms(header_timeout_s);
+  server.body_timeout = to_ms(body_timeout_s);
+  server.head_limits.max_field_bytes = std::min(server.head_limits.max_field_bytes, server.head_limits.max_head_bytes);
   server.idle_worker_exit = to_ms(idle_worker_s);
   // Keep workers for /healthz, 503 answers and new connections when every
   // stream slot is taken.
