@@ -402,9 +402,20 @@ void ConnectionLoop::MarkIdle(ClientConnection* connection, bool idle) {
 }
 
 bool ConnectionLoop::CloseOldestIdle() {
-  if (idle_.empty()) return false;
-  Close(idle_.front());
-  return true;
+  while (!idle_.empty()) {
+    ClientConnection* oldest = idle_.front();
+    // One whose request is already waiting in the kernel is not idle: read
+    // it (which takes it off the idle list) and look at the next.
+    char byte;
+    if (recv(oldest->fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+      OnReadable(oldest);
+      if (owned_.find(oldest) != owned_.end() && oldest->in_idle_list_) Close(oldest);
+      continue;
+    }
+    Close(oldest);
+    return true;
+  }
+  return false;
 }
 
 void ConnectionLoop::ReleaseBody(ClientConnection* connection) {
