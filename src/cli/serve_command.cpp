@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "flow/flow_catalog.h"
 #include "llm/upstream_loops.h"
+#include "server/api_keys.h"
 #include "server/http_server.h"
 
 namespace flowrun {
@@ -40,28 +42,22 @@ void RaiseFileLimit() {
   }
 }
 
-// Keys from --api-key-file (one per line, '#' comments) and FLOWRUN_API_KEYS.
+// Keys from --api-key-file and FLOWRUN_API_KEYS (server/api_keys.h): a
+// source that is given but yields no key refuses to start.
 Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
-  auto add = [&](std::string key) {
-    key.erase(0, key.find_first_not_of(" \t\r"));
-    key.erase(key.find_last_not_of(" \t\r") + 1);
-    if (!key.empty() && key[0] != '#') keys.push_back(key);
-  };
+  ApiKeys loaded;
   if (!file.empty()) {
-    std::ifstream in(file);
+    std::ifstream in(file, std::ios::binary);
     if (!in) return Status::Error("cannot read --api-key-file " + file);
-    for (std::string line; std::getline(in, line);) add(line);
-    if (keys.empty()) return Status::Error("--api-key-file " + file + " holds no key");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (Status status = ParseApiKeyFile(text.str(), file, &loaded); !status.ok()) return status;
   }
   if (const char* env = std::getenv("FLOWRUN_API_KEYS")) {
-    std::string list = env;
-    for (size_t start = 0; start <= list.size();) {
-      size_t comma = list.find(',', start);
-      if (comma == std::string::npos) comma = list.size();
-      add(list.substr(start, comma - start));
-      start = comma + 1;
-    }
+    if (Status status = ParseApiKeyList(env, &loaded); !status.ok()) return status;
   }
+  for (const auto& warning : loaded.warnings) std::cerr << "flowrun serve: warning: " << warning << "\n";
+  keys = std::move(loaded.keys);
   return Status::Ok();
 }
 
