@@ -72,6 +72,12 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-body", settings.service.max_body_bytes, "largest accepted request body in bytes")
       ->capture_default_str();
+  app.add_option("--max-json-depth", settings.service.json_limits.max_depth,
+                 "deepest nesting of arrays/objects in a request body")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--max-json-elements", settings.service.json_limits.max_elements,
+                 "most JSON values (of any kind) in a request body")
+      ->capture_default_str()->check(CLI::Range(1, 100000000));
   int max_streams = -1;
   double heartbeat_s = 15, write_timeout_s = 5, idle_worker_s = 10;
   app.add_option("--max-streams", max_streams,
