@@ -98,7 +98,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   app.add_flag("--no-watch", no_watch, "do not reload flow files when they change (SIGHUP still reloads)");
   std::string key_file, log_format = "text";
   app.add_option("--api-key-file", key_file,
-                 "file with accepted API keys, one per line (also FLOWRUN_API_KEYS, comma-separated)");
+                 "file with accepted API keys: one per line, whole-line # comments (also FLOWRUN_API_KEYS, comma-separated)");
   app.add_option("--cors-origin", settings.service.cors_origins, "an origin browsers may call from (repeatable)");
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--log-content", settings.service.log_content, "also log inputs and replies");
