@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "flow/flow_catalog.h"
 #include "llm/upstream_loops.h"
+#include "server/api_keys.h"
 #include "server/http_server.h"
 
 namespace flowrun {
@@ -40,28 +42,22 @@ void RaiseFileLimit() {
   }
 }
 
-// Keys from --api-key-file (one per line, '#' comments) and FLOWRUN_API_KEYS.
+// Keys from --api-key-file and FLOWRUN_API_KEYS (server/api_keys.h): a
+// source that is given but yields no key refuses to start.
 Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
-  auto add = [&](std::string key) {
-    key.erase(0, key.find_first_not_of(" \t\r"));
-    key.erase(key.find_last_not_of(" \t\r") + 1);
-    if (!key.empty() && key[0] != '#') keys.push_back(key);
-  };
+  ApiKeys loaded;
   if (!file.empty()) {
-    std::ifstream in(file);
+    std::ifstream in(file, std::ios::binary);
     if (!in) return Status::Error("cannot read --api-key-file " + file);
-    for (std::string line; std::getline(in, line);) add(line);
-    if (keys.empty()) return Status::Error("--api-key-file " + file + " holds no key");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (Status status = ParseApiKeyFile(text.str(), file, &loaded); !status.ok()) return status;
   }
   if (const char* env = std::getenv("FLOWRUN_API_KEYS")) {
-    std::string list = env;
-    for (size_t start = 0; start <= list.size();) {
-      size_t comma = list.find(',', start);
-      if (comma == std::string::npos) comma = list.size();
-      add(list.substr(start, comma - start));
-      start = comma + 1;
-    }
+    if (Status status = ParseApiKeyList(env, &loaded); !status.ok()) return status;
   }
+  for (const auto& warning : loaded.warnings) std::cerr << "flowrun serve: warning: " << warning << "\n";
+  keys = std::move(loaded.keys);
   return Status::Ok();
 }
 
@@ -87,6 +83,12 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   app.add_option("--max-body-memory", server.max_body_memory,
                  "request-body bytes held at once by all connections together; beyond it 503 + Retry-After")
       ->capture_default_str();
+  app.add_option("--max-json-depth", settings.service.json_limits.max_depth,
+                 "deepest nesting of arrays/objects in a request body")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--max-json-elements", settings.service.json_limits.max_elements,
+                 "most JSON values (of any kind) in a request body")
+      ->capture_default_str()->check(CLI::Range(1, 100000000));
   int max_streams = -1;
   double heartbeat_s = 15, write_timeout_s = 5, idle_worker_s = 10, header_timeout_s = 10, body_timeout_s = 30;
   app.add_option("--header-timeout", header_timeout_s, "seconds a client gets to send a whole request head; then 408")
@@ -111,7 +113,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   app.add_flag("--no-watch", no_watch, "do not reload flow files when they change (SIGHUP still reloads)");
   std::string key_file, log_format = "text";
   app.add_option("--api-key-file", key_file,
-                 "file with accepted API keys, one per line (also FLOWRUN_API_KEYS, comma-separated)");
+                 "file with accepted API keys: one per line, whole-line # comments (also FLOWRUN_API_KEYS, comma-separated)");
   app.add_option("--cors-origin", settings.service.cors_origins, "an origin browsers may call from (repeatable)");
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--log-content", settings.service.log_content, "also log inputs and replies");

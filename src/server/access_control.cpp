@@ -1,6 +1,9 @@
 // API-key checks and CORS.
 #include "server/access_control.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "server/flow_service.h"
 
 namespace flowrun {
@@ -10,6 +13,29 @@ namespace {
 // browser opening the page do not carry keys.
 bool IsPublic(const HttpRequest& request) {
   return (request.method == "GET" || request.method == "HEAD") && (request.path == "/" || request.path == "/healthz");
+}
+
+bool SameName(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Browsers reject a doubled Access-Control-Allow-Origin: each CORS header is
+// sent once, replacing any value set before.
+void SetHeaderOnce(HttpResponse& response, const std::string& name, const std::string& value) {
+  std::erase_if(response.headers, [&](const auto& header) { return SameName(header.first, name); });
+  response.headers.emplace_back(name, value);
+}
+
+// Adds Origin to the response's one Vary header.
+void VaryOnOrigin(HttpResponse& response) {
+  for (auto& [name, value] : response.headers) {
+    if (!SameName(name, "Vary")) continue;
+    if (value.find("Origin") == std::string::npos) value += ", Origin";
+    return;
+  }
+  response.headers.emplace_back("Vary", "Origin");
 }
 
 }  // namespace
@@ -50,11 +76,10 @@ std::optional<HttpResponse> AccessControl::Check(const HttpRequest& request) con
     HttpResponse preflight;
     preflight.status = 204;
     preflight.content_type = "";
-    preflight.headers = {{"Access-Control-Allow-Origin", origin},
-                         {"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+    // Allow-Origin and Vary come from Decorate, as on every other answer.
+    preflight.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
                          {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id"},
-                         {"Access-Control-Max-Age", "600"},
-                         {"Vary", "Origin"}};
+                         {"Access-Control-Max-Age", "600"}};
     return preflight;
   }
   if (requires_key() && !IsPublic(request) && !KeyAccepted(request.Header("authorization"))) {
@@ -66,11 +91,14 @@ std::optional<HttpResponse> AccessControl::Check(const HttpRequest& request) con
 }
 
 void AccessControl::Decorate(const HttpRequest& request, HttpResponse& response) const {
+  if (cors_origins_.empty()) return;
+  // The answer depends on Origin whenever origins are configured (allowed or
+  // not), so caches must keep one copy per origin.
+  VaryOnOrigin(response);
   const std::string origin = request.Header("origin");
   if (origin.empty() || !OriginAllowed(origin)) return;
-  response.headers.emplace_back("Access-Control-Allow-Origin", origin);
-  response.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id");
-  response.headers.emplace_back("Vary", "Origin");
+  SetHeaderOnce(response, "Access-Control-Allow-Origin", origin);
+  SetHeaderOnce(response, "Access-Control-Expose-Headers", "X-Request-Id");
 }
 
 }  // namespace flowrun

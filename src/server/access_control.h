@@ -18,7 +18,9 @@ class AccessControl {
 
   // A response to send instead of routing (a preflight answer, 401, 403), if any.
   std::optional<HttpResponse> Check(const HttpRequest& request) const;
-  // Adds CORS headers for an allowed Origin.
+  // Sets the CORS headers, each exactly once (also on preflight answers):
+  // Vary: Origin whenever origins are configured, Allow-Origin and
+  // Expose-Headers for an allowed Origin.
   void Decorate(const HttpRequest& request, HttpResponse& response) const;
 
   bool requires_key() const { return !api_keys_.empty(); }

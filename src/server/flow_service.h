@@ -18,6 +18,7 @@
 #include "flow/flow.h"
 #include "server/http_types.h"
 #include "server/access_control.h"
+#include "server/json_limits.h"
 #include "server/metrics.h"
 #include "server/request_log.h"
 
@@ -25,6 +26,7 @@ namespace flowrun {
 
 struct ServiceOptions {
   size_t max_body_bytes = 1 << 20;
+  JsonLimits json_limits;  // request bodies' depth and value count, checked before parsing
   size_t max_streams = 0;  // concurrent streams admitted; 0: no limit
   std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
   std::vector<std::string> api_keys;      // non-empty: every route but / and /healthz needs one

@@ -1,5 +1,6 @@
 // llm-stream: sends the system prompt plus history to a model, streams each
-// text delta as a chunk, and stores the full text in the state (`reply`).
+// text delta as a chunk, and stores the full text in the state (`reply`),
+// up to max_reply_bytes: past it the step fails and the transfer is aborted.
 #include "steps/builtin_steps.h"
 
 #include "llm/provider_settings.h"
@@ -12,11 +13,13 @@ constexpr char kDefaultBaseUrl[] = "https://api.openai.com/v1";
 class LlmStreamStep : public Step {
  public:
   LlmStreamStep(std::shared_ptr<LlmClient> client, ChatRequest request_template,
-                std::optional<Template> system, std::string output, std::string description)
+                std::optional<Template> system, std::string output, size_t max_reply_bytes,
+                std::string description)
       : client_(std::move(client)),
         request_template_(std::move(request_template)),
         system_(std::move(system)),
         output_(std::move(output)),
+        max_reply_bytes_(max_reply_bytes),
         description_(std::move(description)) {}
 
   Status Run(StepContext& context) const override {
@@ -38,15 +41,26 @@ class LlmStreamStep : public Step {
     }
     std::string reply;
     StreamStats stats;
+    bool over_limit = false;
     Status streamed = client_->StreamWithStats(
         request,
         [&](std::string_view text) {
+          // Refusing a delta stops the client, which aborts its transfer
+          // (the path a client hang-up takes), so memory stays bounded.
+          if (over_limit || text.size() > max_reply_bytes_ - reply.size()) {
+            over_limit = true;
+            return false;
+          }
           reply.append(text);  // an empty text is the client's flush hint; emit_chunk passes it on
           return context.emit_chunk(text);
         },
         context.cancel, &stats);
     context.counters.upstream_retries += stats.retries;
-    if (!streamed.ok() && stats.fault != StreamFault::kCancelled) ++context.counters.upstream_errors;
+    if (over_limit) {
+      streamed = Status::Error("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");
+    } else if (!streamed.ok() && stats.fault != StreamFault::kCancelled) {
+      ++context.counters.upstream_errors;
+    }
     // A partial reply stays visible in the state even when the stream failed.
     context.state[output_] = std::move(reply);
     return streamed;
@@ -59,6 +73,7 @@ class LlmStreamStep : public Step {
   ChatRequest request_template_;
   std::optional<Template> system_;
   std::string output_;
+  size_t max_reply_bytes_;
   std::string description_;
 };
 
@@ -107,6 +122,7 @@ Status CheckRetryParams(const nlohmann::json& params) {
     if (params.at(name).get<long>() < 0) return Status::Error(std::string(name) + " must not be negative");
   }
   if (params.at("connect_timeout_ms").get<long>() < 1) return Status::Error("connect_timeout_ms must be at least 1");
+  if (params.at("max_reply_bytes").get<long long>() < 1) return Status::Error("max_reply_bytes must be at least 1");
   return Status::Ok();
 }
 
@@ -136,7 +152,8 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   if (settings.provider == "openai") description += ", model " + request.model;
   description += why;
   return std::make_unique<LlmStreamStep>(std::move(client), std::move(request), std::move(system),
-                                         params.at("output"), std::move(description));
+                                         params.at("output"), params.at("max_reply_bytes").get<size_t>(),
+                                         std::move(description));
 }
 
 }  // namespace
@@ -168,6 +185,8 @@ StepType LlmStreamStepType() {
        "openai: error if the upstream sends nothing for this long once it answered (0: off)", {}},
       {"connect_timeout_ms", ParamType::kInteger, false, 10000, "openai: TCP/TLS connect timeout", {}},
       {"mock_delay_ms", ParamType::kInteger, false, 0, "mock provider: pause before each token", {}},
+      {"max_reply_bytes", ParamType::kInteger, false, 4194304,
+       "largest reply kept, in bytes; past it the step fails and the model transfer is aborted", {}},
       {"output", ParamType::kString, false, "reply", "state key that receives the full text", {}},
   };
   type.factory = MakeLlmStreamStep;

@@ -90,7 +90,10 @@ bool FakeOpenAiUpstream::SendBody(const FakeUpstreamScript& script, httplib::Dat
   // of disconnect propagation measure.
   auto write = [&](const char* data, std::size_t size) {
     if (stopping_) return false;
-    if (sink.write(data, size)) return true;
+    if (sink.write(data, size)) {
+      bytes_sent_ += size;
+      return true;
+    }
     NoteClientGone();
     return false;
   };
@@ -116,6 +119,10 @@ bool FakeOpenAiUpstream::SendBody(const FakeUpstreamScript& script, httplib::Dat
       return false;
     case FakeUpstreamScript::End::kTrickle:
       while (Pause(script.trickle_interval) && write(kKeepAlive.data(), kKeepAlive.size())) {
+      }
+      return false;
+    case FakeUpstreamScript::End::kRepeatLast:
+      while (!script.pieces.empty() && write(script.pieces.back().data(), script.pieces.back().size())) {
       }
       return false;
   }

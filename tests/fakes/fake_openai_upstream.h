@@ -32,6 +32,9 @@ struct FakeUpstreamScript {
     // Keep sending SSE comments (": keepalive") every trickle_interval until
     // a write fails (the client went away) or the fake is destroyed.
     kTrickle,
+    // Send the last piece again and again, as fast as the client takes it,
+    // until a write fails (the client went away) or the fake is destroyed.
+    kRepeatLast,
   };
 
   int status = 200;
@@ -92,6 +95,8 @@ class FakeOpenAiUpstream {
   // write happens every trickle_interval, so this is at most that much (plus
   // one more write while the peer's reset arrives) after the client left.
   std::optional<std::chrono::steady_clock::time_point> client_gone_at() const;
+  // Body bytes written so far, over all responses.
+  std::uint64_t bytes_sent() const { return bytes_sent_.load(); }
 
  private:
   std::unique_ptr<httplib::Server> server_;
@@ -100,6 +105,7 @@ class FakeOpenAiUpstream {
   std::atomic<bool> stopping_{false};
   std::atomic<int> request_count_{0};
   std::atomic<int> open_responses_{0};
+  std::atomic<std::uint64_t> bytes_sent_{0};
   mutable std::mutex mutex_;
   std::vector<FakeUpstreamScript> scripts_ = {FakeUpstreamScript()};
   std::size_t next_script_ = 0;

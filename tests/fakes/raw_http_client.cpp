@@ -81,7 +81,8 @@ RawResponse SendRaw(int port, const std::string& bytes, const std::function<bool
     if (colon == std::string::npos) continue;
     std::string name = line.substr(0, colon);
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    response.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    const size_t value = line.find_first_not_of(' ', colon + 1);
+    response.headers[name] = value == std::string::npos ? "" : line.substr(value);
   }
   std::string payload = raw.substr(header_end + 4);
   response.body = response.headers["transfer-encoding"] == "chunked" ? Dechunk(payload) : payload;

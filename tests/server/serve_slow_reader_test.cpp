@@ -141,7 +141,12 @@ TEST(ServeSlowReader, ALaggingClientSlowsTheUpstreamInsteadOfLosingTheStream) {
   testing::FakeOpenAiUpstream upstream;
   ASSERT_GT(upstream.port(), 0);
   const std::string expected = SetBurst(upstream, 256, 32 * 1024);  // 8 MiB
-  testing::ServeProcess server({std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--write-timeout", "5"},
+  // Over llm-stream's default max_reply_bytes (4 MiB): raise it.
+  const std::string flow = testing::WriteTempFile(
+      "chat.yaml", "version: 1\nname: chat\nendpoint: /chat\ninput:\n  message: string\nsteps:\n"
+                   "  - type: append-message\n    content: \"{{ input.message }}\"\n"
+                   "  - id: reply\n    type: llm-stream\n    max_reply_bytes: 16777216\n");
+  testing::ServeProcess server({flow, "--write-timeout", "5"},
                                {{"OPENAI_BASE_URL", upstream.base_url()}, {"OPENAI_API_KEY", std::nullopt}});
   ASSERT_GT(server.port(), 0);
   const long rss_before = testing::ReadProcessUsage(server.pid()).rss_kib;
