@@ -151,7 +151,12 @@ struct HttpServer::Impl {
     response.status = result.status;
     for (const auto& [name, value] : result.headers) response.set_header(name, value);
     if (!result.stream) {
-      response.set_content(result.body, result.content_type);
+      // No type (a 204 preflight): no empty Content-Type header either.
+      if (result.content_type.empty()) {
+        response.body = result.body;
+      } else {
+        response.set_content(result.body, result.content_type);
+      }
       return;
     }
     // Exactly "text/event-stream": httplib compresses other text types,
@@ -206,7 +211,8 @@ struct HttpServer::Impl {
     server->set_keep_alive_timeout(std::max<time_t>(1, options.idle_keep_alive.count() / 1000));
     server->set_exception_handler([](const httplib::Request& request, httplib::Response& response,
                                      std::exception_ptr) {
-      LogError("internal error while serving " + request.method + " " + request.path);
+      LogRecord(LogLevel::kError, "internal error while serving " + request.method + " " + request.path,
+                {{"method", request.method}, {"path", request.path}});
       SetError(response, JsonError(500, "internal error"));
     });
   }
