@@ -62,6 +62,7 @@ TEST(Cors, EachHeaderExactlyOnceOnPreflightsAndAnswers) {
                            "Access-Control-Allow-Headers", "Access-Control-Max-Age", "X-Request-Id"}) {
     EXPECT_EQ(Count(preflight, name), 1) << name << "\n" << preflight;
   }
+  EXPECT_EQ(Count(preflight, "Content-Type"), 0) << "a 204 has no (empty) Content-Type\n" << preflight;
 
   const std::string stream = RawHead(server.port(), Request("POST", "/chat", allowed, R"({"message":"hi"})"));
   ASSERT_EQ(stream.rfind("HTTP/1.1 200", 0), 0u) << stream;
