@@ -10,6 +10,19 @@
 
 namespace flowrun {
 
+std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const Flow>>& flows) {
+  std::vector<std::string> clashes;
+  std::map<std::string, const Flow*> owners;
+  for (const auto& flow : flows) {
+    auto [owner, added] = owners.emplace(flow->endpoint, flow.get());
+    if (added) continue;
+    const Flow& first = *owner->second;
+    clashes.push_back("flows '" + first.name + "' (" + first.file + ") and '" + flow->name + "' (" + flow->file +
+                      ") both use endpoint " + flow->endpoint);
+  }
+  return clashes;
+}
+
 FlowCatalog::Candidate FlowCatalog::Reload() {
   Candidate candidate;
   std::vector<std::string> errors;

@@ -17,6 +17,11 @@
 
 namespace flowrun {
 
+// Every pair of flows that would share an endpoint, in the words `serve`
+// refuses them with: "flows 'a' (a.yaml) and 'b' (b.yaml) both use endpoint
+// /chat". Empty when every endpoint is taken once.
+std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const Flow>>& flows);
+
 class FlowCatalog {
  public:
   FlowCatalog(std::vector<std::string> paths, const StepRegistry& registry, StepEnvironment environment)

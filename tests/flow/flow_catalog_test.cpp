@@ -130,5 +130,21 @@ TEST_F(FlowCatalogFiles, BadFileKindsAreProblemsNotExceptions) {
   EXPECT_EQ(looped.flows[0]->name, "a");
 }
 
+TEST_F(FlowCatalogFiles, EndpointClashesAreNamedLikeServeRefusesThem) {
+  std::ofstream(dir_ / "a.yaml") << FlowAt("a", "/chat");
+  std::ofstream(dir_ / "b.yaml") << FlowAt("b", "/chat");
+  std::ofstream(dir_ / "c.yaml") << FlowAt("c", "/other");
+  std::ofstream(dir_ / "d.yaml") << FlowAt("d", "/chat");
+  FlowCatalog catalog({dir_.string()}, registry_, testing::FakeEnvironment(std::make_shared<testing::FakeLlmClient>()));
+  auto loaded = catalog.Reload();
+  ASSERT_EQ(loaded.flows.size(), 4u);
+  const std::string d = dir_.string() + "/";
+  EXPECT_EQ(EndpointClashes(loaded.flows),
+            (std::vector<std::string>{
+                "flows 'a' (" + d + "a.yaml) and 'b' (" + d + "b.yaml) both use endpoint /chat",
+                "flows 'a' (" + d + "a.yaml) and 'd' (" + d + "d.yaml) both use endpoint /chat"}));
+  EXPECT_TRUE(EndpointClashes({loaded.flows[0], loaded.flows[2]}).empty());
+}
+
 }  // namespace
 }  // namespace flowrun
