@@ -205,7 +205,11 @@ class ServeHostileReload : public ::testing::Test {
   }
 
   static constexpr int kDelayMs = 100;
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr long kRunawayKib = 3 * 1024 * 1024;  // redzones and quarantine
+#else
   static constexpr long kRunawayKib = 1024 * 1024;
+#endif
   std::filesystem::path dir_;
   std::string chat_, log_;
   std::unique_ptr<testing::ServeProcess> server_;
