@@ -1,18 +1,21 @@
 // `flowrun serve FILE|DIR...`: every flow becomes a streaming endpoint.
-// Flow files are watched (and reloaded on SIGHUP); an invalid edit is
-// reported and the previous version keeps serving.
+// Flow files are watched (and reloaded on SIGHUP) on a reload thread; an
+// invalid edit, a file that cannot be read or a reload that fails in any way
+// is reported and the previous version keeps serving.
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <signal.h>
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
@@ -156,29 +159,110 @@ void LogFlows(const std::vector<std::shared_ptr<const Flow>>& flows, const std::
 }
 
 // Applies what changed on disk; anything invalid keeps its previous version.
+// Every reload (a file change or SIGHUP) runs on one thread of its own with
+// an explicit stack, whatever `ulimit -s` says; loading is bounded in depth
+// (config/flow_file_limits.h), so that stack is plenty. SIGHUP only wakes
+// it: a slow reload never holds up the signal loop. Nothing a reload does
+// may end the server: flow loading reports problems as diagnostics, and a
+// last-resort catch logs anything else and keeps the previous flows.
 class Reloader {
  public:
-  Reloader(FlowCatalog& catalog, FlowService& service) : catalog_(catalog), service_(service) {}
+  Reloader(FlowCatalog& catalog, FlowService& service, bool watch)
+      : catalog_(catalog), service_(service), watch_(watch) {}
+  ~Reloader() { Stop(); }
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
 
-  void Reload(const std::string& why) {
+  bool Start() {
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, kStackBytes);
+    started_ = pthread_create(&thread_, &attributes, &Reloader::ThreadMain, this) == 0;
+    pthread_attr_destroy(&attributes);
+    return started_;
+  }
+  void RequestReload() {
     std::lock_guard<std::mutex> lock(mutex_);
-    FlowCatalog::Candidate candidate = catalog_.Reload();
-    if (!candidate.changed) return;
-    for (const auto& problem : candidate.problems) {
-      LogError(why + ": invalid flow, the previous version keeps serving:\n" + problem);
+    hup_ = true;
+    wake_.notify_one();
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      wake_.notify_one();
     }
-    if (Status status = service_.SetFlows(candidate.flows); !status.ok()) {
-      LogError(why + ": reload refused, the previous flows keep serving: " + status.message());
-      return;
-    }
-    catalog_.Commit();
-    for (const auto& file : candidate.reloaded) LogInfo(why + ": reloaded " + file);
+    if (started_) pthread_join(thread_, nullptr);
+    started_ = false;
   }
 
  private:
-  std::mutex mutex_;
+  static constexpr size_t kStackBytes = 8 << 20;
+
+  static void* ThreadMain(void* self) {
+    static_cast<Reloader*>(self)->Run();
+    return nullptr;
+  }
+
+  void Run() {
+    std::string seen = watch_ ? Fingerprint() : "";
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || hup_; });
+      if (stopping_) break;
+      const bool hup = std::exchange(hup_, false);
+      lock.unlock();
+      // Taken before the reload: a change made meanwhile shows next time.
+      std::string now = watch_ ? Fingerprint() : "";
+      if (hup || now != seen) {
+        seen = std::move(now);
+        Reload(hup ? "SIGHUP" : "file change");
+        // Parsing a large file (yaml-cpp's scanner holds many small tokens)
+        // leaves freed memory in the allocator; give it back.
+        malloc_trim(0);
+      }
+      lock.lock();
+    }
+  }
+
+  std::string Fingerprint() {
+    try {
+      return catalog_.Fingerprint();
+    } catch (const std::exception& error) {
+      LogError(std::string("watching the flow files failed: ") + error.what());
+      return "";
+    }
+  }
+
+  void Reload(const std::string& why) {
+    try {
+      FlowCatalog::Candidate candidate = catalog_.Reload();
+      if (!candidate.changed) return;
+      for (const auto& problem : candidate.problems) {
+        LogError(why + ": invalid flow, the previous version keeps serving:\n" + problem);
+      }
+      if (Status status = service_.SetFlows(candidate.flows); !status.ok()) {
+        LogError(why + ": reload refused, the previous flows keep serving: " + status.message());
+        return;
+      }
+      catalog_.Commit();
+      for (const auto& file : candidate.reloaded) LogInfo(why + ": reloaded " + file);
+    } catch (const std::exception& error) {
+      LogError(why + ": reload failed, the previous flows keep serving: " + error.what());
+    } catch (...) {
+      LogError(why + ": reload failed, the previous flows keep serving");
+    }
+  }
+
   FlowCatalog& catalog_;
   FlowService& service_;
+  const bool watch_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool hup_ = false;       // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  pthread_t thread_{};
+  bool started_ = false;
 };
 
 }  // namespace
@@ -188,7 +272,13 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   if (auto exit_code = ParseServeArgs(args, settings)) return *exit_code;
 
   FlowCatalog catalog(settings.paths, context.registry, context.environment);
-  FlowCatalog::Candidate initial = catalog.Reload();
+  FlowCatalog::Candidate initial;
+  try {
+    initial = catalog.Reload();
+  } catch (const std::exception& error) {  // last resort: loading reports problems as diagnostics
+    std::cerr << "flowrun serve: error: cannot load the flows: " << error.what() << "\n";
+    return 1;
+  }
   for (const auto& problem : initial.problems) std::cerr << problem << (problem.ends_with("\n") ? "" : "\n");
   if (!initial.problems.empty() || initial.flows.empty()) return 1;
   auto service = std::make_shared<FlowService>(settings.service);
@@ -225,26 +315,11 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   // Tests read the bound port from this line when they pass --port 0.
   std::cout << "listening on " << base << std::endl;
 
-  Reloader reloader(catalog, *service);
-  std::atomic<bool> stopping{false};
-  std::thread watcher;
-  if (settings.watch) {
-    watcher = std::thread([&] {
-      std::string seen = catalog.Fingerprint();
-      while (!stopping.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        std::string now = catalog.Fingerprint();
-        if (now == seen) continue;
-        seen = now;
-        reloader.Reload("file change");
-      }
-    });
-  }
-
+  Reloader reloader(catalog, *service, settings.watch);
+  if (!reloader.Start()) LogError("cannot start the reload thread; flow files will not be reloaded");
   int received = 0;
-  while (sigwait(&signals, &received) == 0 && received == SIGHUP) reloader.Reload("SIGHUP");
-  stopping.store(true);
-  if (watcher.joinable()) watcher.join();
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) reloader.RequestReload();
+  reloader.Stop();
   LogInfo(std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") +
           ", no longer accepting; draining " + std::to_string(service->ActiveStreams()) + " stream(s) for up to " +
           std::to_string(settings.drain_s) + " s");

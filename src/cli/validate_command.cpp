@@ -1,8 +1,11 @@
-// `flowrun validate FILE|DIR...`: every problem in every file, one pass.
+// `flowrun validate FILE|DIR...`: every problem in every file, one pass,
+// and the flows that `serve` would refuse together (two on one endpoint).
 #include <iostream>
+#include <set>
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "flow/flow_catalog.h"
 #include "flow/flow_loader.h"
 
 namespace flowrun {
@@ -17,7 +20,10 @@ int ValidateCommand(const std::vector<std::string>& args, CommandContext& contex
   const auto files = ExpandFlowPaths(paths, &errors);
   for (const auto& error : errors) std::cerr << error << "\n";
   int failed = static_cast<int>(errors.size());
+  std::set<std::string> seen;  // a file named twice is one flow, as in `serve`
+  std::vector<std::shared_ptr<const Flow>> flows;
   for (const auto& file : files) {
+    if (!seen.insert(file).second) continue;
     LoadResult result = LoadFlowFromFile(file, context.registry, context.environment);
     if (!result.flow) {
       std::cerr << result.diagnostics.ToString();
@@ -26,6 +32,11 @@ int ValidateCommand(const std::vector<std::string>& args, CommandContext& contex
     }
     std::cout << file << ": ok (flow '" << result.flow->name << "', POST " << result.flow->endpoint << ", "
               << result.flow->steps.size() << " steps)\n";
+    flows.push_back(result.flow);
+  }
+  for (const auto& clash : EndpointClashes(flows)) {
+    std::cerr << "flowrun validate: error: " << clash << "\n";
+    ++failed;
   }
   return failed == 0 ? 0 : 1;
 }

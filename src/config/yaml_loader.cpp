@@ -1,46 +1,62 @@
-// YAML -> ConfigNode conversion on top of yaml-cpp 0.7.
+// YamlGraph -> ConfigNode: scalars typed, aliases expanded (within the
+// limits the graph was read under), keys checked.
 #include "config/yaml_loader.h"
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
-#include <regex>
-#include <sstream>
+#include <cstdlib>
+#include <unordered_set>
 
-#include <yaml-cpp/yaml.h>
+#include "config/flow_file_limits.h"
+#include "config/yaml_graph.h"
 
 namespace flowrun {
 namespace {
 
-// yaml-cpp marks are 0-based; ours are 1-based.
-SourceLocation ToLocation(const YAML::Mark& mark, int length = 1) {
-  if (mark.line < 0) return {};
-  return {mark.line + 1, mark.column + 1, length};
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Digits from `at`; returns how many.
+size_t SkipDigits(std::string_view text, size_t& at) {
+  const size_t start = at;
+  while (at < text.size() && IsDigit(text[at])) ++at;
+  return at - start;
 }
 
-// How many characters the caret underlines: a one-line scalar as written
-// (with its quotes); otherwise just the first character.
-int DisplayLength(const YAML::Node& node) {
-  if (!node.IsScalar()) return 1;
-  const std::string& text = node.Scalar();
-  if (text.find('\n') != std::string::npos) return 1;
-  const int quotes = node.Tag() == "!" ? 2 : 0;
-  return std::max(1, static_cast<int>(text.size()) + quotes);
+// [-+]?[0-9]+ (hand-written: std::regex recurses per character and
+// overflows the stack on a long scalar).
+bool IsInteger(std::string_view text) {
+  size_t at = !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  return SkipDigits(text, at) > 0 && at == text.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsFloat(std::string_view text) {
+  size_t at = !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  const size_t whole = SkipDigits(text, at);
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    if (SkipDigits(text, at) == 0 && whole == 0) return false;
+  } else if (whole == 0) {
+    return false;
+  }
+  if (at < text.size() && (text[at] == 'e' || text[at] == 'E')) {
+    ++at;
+    if (at < text.size() && (text[at] == '-' || text[at] == '+')) ++at;
+    if (SkipDigits(text, at) == 0) return false;
+  }
+  return at == text.size();
 }
 
 nlohmann::json PlainScalarToJson(const std::string& text) {
-  static const std::regex kInteger(R"([-+]?[0-9]+)");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
   if (text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (std::regex_match(text, kInteger)) {
+  if (IsInteger(text)) {
     errno = 0;
     long long value = std::strtoll(text.c_str(), nullptr, 10);
     if (errno == 0) return value;
   }
-  if (std::regex_match(text, kFloat)) {
+  if (IsFloat(text)) {
     double value = std::strtod(text.c_str(), nullptr);
     if (std::isfinite(value)) return value;
   }
@@ -49,87 +65,96 @@ nlohmann::json PlainScalarToJson(const std::string& text) {
 
 class Converter {
  public:
-  explicit Converter(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
+  Converter(const YamlGraph& graph, Diagnostics& diagnostics) : graph_(graph), diagnostics_(diagnostics) {}
 
-  ConfigNode Convert(const YAML::Node& node) {
+  // Recursion is bounded: the graph was read with nesting (through aliases
+  // too) under kMaxYamlDepth.
+  ConfigNode Convert(uint32_t index) {
+    const YamlGraphNode& node = Resolve(index);
     ConfigNode out;
-    out.where = ToLocation(node.Mark(), DisplayLength(node));
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
+    out.where = node.where;
+    switch (node.kind) {
+      case YamlGraphNode::Kind::kNull:
+      case YamlGraphNode::Kind::kAlias:
         out.kind = ConfigNode::Kind::kNull;
         break;
-      case YAML::NodeType::Scalar:
+      case YamlGraphNode::Kind::kScalar:
         out.kind = ConfigNode::Kind::kScalar;
-        // yaml-cpp tags quoted scalars "!" and plain ones "?".
-        out.quoted = node.Tag() == "!";
-        out.scalar = out.quoted ? nlohmann::json(node.Scalar()) : PlainScalarToJson(node.Scalar());
+        out.quoted = node.quoted;
+        out.scalar = node.quoted ? nlohmann::json(node.text) : PlainScalarToJson(node.text);
         if (out.scalar.is_null()) out.kind = ConfigNode::Kind::kNull;
         break;
-      case YAML::NodeType::Sequence:
+      case YamlGraphNode::Kind::kSequence:
         out.kind = ConfigNode::Kind::kSequence;
-        for (const auto& item : node) out.items.push_back(Convert(item));
+        out.items.reserve(node.children.size());
+        for (uint32_t child : node.children) out.items.push_back(Convert(child));
         break;
-      case YAML::NodeType::Map:
+      case YamlGraphNode::Kind::kMapping: {
         out.kind = ConfigNode::Kind::kMapping;
-        for (const auto& entry : node) AddEntry(entry.first, entry.second, out);
+        std::unordered_set<std::string> names;
+        for (size_t i = 0; i + 1 < node.children.size(); i += 2) {
+          AddEntry(node.children[i], node.children[i + 1], names, out);
+        }
         break;
+      }
     }
     return out;
   }
 
  private:
-  void AddEntry(const YAML::Node& key, const YAML::Node& value, ConfigNode& mapping) {
-    SourceLocation key_where = ToLocation(key.Mark(), DisplayLength(key));
-    if (!key.IsScalar()) {
+  // An alias stands for the node it refers to (shown at that node's place,
+  // where its text is written).
+  const YamlGraphNode& Resolve(uint32_t index) const {
+    const YamlGraphNode& node = graph_.nodes[index];
+    return node.kind == YamlGraphNode::Kind::kAlias ? graph_.nodes[node.target] : node;
+  }
+
+  void AddEntry(uint32_t key_index, uint32_t value_index, std::unordered_set<std::string>& names,
+                ConfigNode& mapping) {
+    const YamlGraphNode& key = Resolve(key_index);
+    // Where the key is written (for an alias: the alias itself).
+    const SourceLocation key_where = graph_.nodes[key_index].where;
+    if (key.kind != YamlGraphNode::Kind::kScalar) {
       diagnostics_.Error(key_where, "a key must be a plain name");
       return;
     }
-    const std::string& name = key.Scalar();
-    if (mapping.Find(name) != nullptr) {
-      diagnostics_.Error(key_where, "duplicate key '" + name + "'");
+    if (!names.insert(key.text).second) {
+      diagnostics_.Error(key_where, "duplicate key '" + key.text + "'");
       return;
     }
-    ConfigNode converted = Convert(value);
+    ConfigNode converted = Convert(value_index);
     converted.key_where = key_where;
     // An empty value (`key:`) has no mark of its own; point just after the key.
     if (converted.where.line == 0) {
       converted.where = {key_where.line, key_where.column + key_where.length + 1, 1};
     }
-    mapping.entries.emplace_back(name, std::move(converted));
+    mapping.entries.emplace_back(key.text, std::move(converted));
   }
 
+  const YamlGraph& graph_;
   Diagnostics& diagnostics_;
 };
 
 }  // namespace
 
 std::optional<ConfigNode> ParseYaml(std::string_view source, Diagnostics& diagnostics) {
-  try {
-    YAML::Node root = YAML::Load(std::string(source));
-    const size_t errors_before = diagnostics.size();
-    Converter converter(diagnostics);
-    ConfigNode node = converter.Convert(root);
-    // A duplicate or non-scalar key was reported: the tree is incomplete.
-    if (diagnostics.size() != errors_before) return std::nullopt;
-    if (node.where.line == 0) node.where = {1, 1, 1};
-    return node;
-  } catch (const YAML::Exception& error) {
-    // error.msg is the bare reason; error.what() repeats the position.
-    diagnostics.Error(ToLocation(error.mark), "invalid YAML: " + error.msg);
+  if (source.size() > kMaxFlowFileBytes) {
+    diagnostics.Error({}, FileTooLargeMessage(source.size()));
     return std::nullopt;
   }
-}
-
-std::optional<std::string> ReadTextFile(const std::string& path, Diagnostics& diagnostics) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    diagnostics.Error({}, std::string("cannot read file: ") + std::strerror(errno));
-    return std::nullopt;
+  std::optional<YamlGraph> graph = ReadYamlGraph(source, diagnostics);
+  if (!graph) return std::nullopt;
+  if (!graph->root) {  // an empty document
+    ConfigNode empty;
+    empty.where = {1, 1, 1};
+    return empty;
   }
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+  const size_t errors_before = diagnostics.size();
+  ConfigNode node = Converter(*graph, diagnostics).Convert(*graph->root);
+  // A duplicate or non-scalar key was reported: the tree is incomplete.
+  if (diagnostics.size() != errors_before) return std::nullopt;
+  if (node.where.line == 0) node.where = {1, 1, 1};
+  return node;
 }
 
 }  // namespace flowrun

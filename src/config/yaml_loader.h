@@ -1,5 +1,7 @@
 // Loads YAML text into a ConfigNode tree with source positions. The only
-// yaml-cpp user in flowrun. Accepts a string (for tests) or a file path.
+// yaml-cpp user in flowrun (with yaml_graph.cpp). Holds every document to
+// the limits in config/flow_file_limits.h: never an exception, never
+// unbounded memory or stack. Safe to call from several threads at once.
 #pragma once
 
 #include <optional>
@@ -11,12 +13,10 @@
 
 namespace flowrun {
 
-// Parses `source`; on a syntax error or duplicate key adds to `diagnostics`
-// and returns nullopt. Scalars become typed JSON: plain `12` is a number,
-// `true` a boolean, `~`/`null` null, quoted text always a string.
+// Parses `source`; on a syntax error, a duplicate key or a limit reached
+// adds to `diagnostics` and returns nullopt. Scalars become typed JSON:
+// plain `12` is a number, `true` a boolean, `~`/`null` null, quoted text
+// always a string. Aliases are expanded into copies.
 std::optional<ConfigNode> ParseYaml(std::string_view source, Diagnostics& diagnostics);
-
-// Reads a file's text; nullopt (with a diagnostic) when it cannot be read.
-std::optional<std::string> ReadTextFile(const std::string& path, Diagnostics& diagnostics);
 
 }  // namespace flowrun

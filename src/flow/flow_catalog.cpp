@@ -3,10 +3,25 @@
 
 #include <sys/stat.h>
 
-#include "config/yaml_loader.h"
+#include <cerrno>
+
+#include "config/file_reader.h"
 #include "flow/flow_loader.h"
 
 namespace flowrun {
+
+std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const Flow>>& flows) {
+  std::vector<std::string> clashes;
+  std::map<std::string, const Flow*> owners;
+  for (const auto& flow : flows) {
+    auto [owner, added] = owners.emplace(flow->endpoint, flow.get());
+    if (added) continue;
+    const Flow& first = *owner->second;
+    clashes.push_back("flows '" + first.name + "' (" + first.file + ") and '" + flow->name + "' (" + flow->file +
+                      ") both use endpoint " + flow->endpoint);
+  }
+  return clashes;
+}
 
 FlowCatalog::Candidate FlowCatalog::Reload() {
   Candidate candidate;
@@ -23,24 +38,29 @@ FlowCatalog::Candidate FlowCatalog::Reload() {
     auto previous = committed_.find(file);
     const bool known = previous != committed_.end();
     if (!content) {
-      candidate.problems.push_back(read_errors.ToString());
-      if (known) pending_[file] = previous->second;
+      // The previous version (if any) keeps serving; the same problem is
+      // reported once, not on every poll.
+      const std::string problem = read_errors.ToString();
+      pending_[file] = {"", problem, known ? previous->second.flow : nullptr};
+      if (known && previous->second.read_error == problem) continue;
+      candidate.problems.push_back(problem);
+      candidate.changed = true;
       continue;
     }
-    if (known && previous->second.content == *content) {
+    if (known && previous->second.read_error.empty() && previous->second.content == *content) {
       pending_[file] = previous->second;
       continue;
     }
     candidate.changed = true;
     LoadResult loaded = LoadFlowFromString(*content, file, registry_, environment_);
     if (loaded.flow) {
-      pending_[file] = {*content, loaded.flow};
+      pending_[file] = {*content, "", loaded.flow};
       candidate.reloaded.push_back(file);
     } else {
       candidate.problems.push_back(loaded.diagnostics.ToString());
       // The previous version keeps serving; remember the bad text so it is
       // reported once, not on every poll.
-      pending_[file] = {*content, known ? previous->second.flow : nullptr};
+      pending_[file] = {*content, "", known ? previous->second.flow : nullptr};
     }
   }
   if (pending_.size() != committed_.size()) candidate.changed = true;
@@ -58,7 +78,12 @@ std::string FlowCatalog::Fingerprint() const {
   std::string fingerprint;
   for (const auto& file : ExpandFlowPaths(paths_, &errors)) {
     struct stat info {};
-    if (stat(file.c_str(), &info) != 0) continue;
+    if (stat(file.c_str(), &info) != 0) {
+      // Listed but not readable (a link that loops or leads nowhere): a
+      // reload reports it.
+      fingerprint += file + ": error " + std::to_string(errno) + "\n";
+      continue;
+    }
     fingerprint += file + ":" + std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
                    std::to_string(info.st_mtim.tv_nsec) + ":" + std::to_string(info.st_ino) + "\n";
   }

@@ -1,7 +1,9 @@
 // FlowCatalog: the flows `serve` loaded from its files and directories, and
 // their reloading. A reload re-reads every file whose content changed; a
 // file that no longer compiles keeps its previous flow (the diagnostics are
-// reported), so an invalid edit never replaces a working flow. Not
+// reported), so an invalid edit never replaces a working flow; so does a
+// file that can no longer be read. Reload reports every problem (a limit
+// reached, a symbolic link loop, a FIFO) as text and never throws. Not
 // thread-safe: the caller serialises Reload/Commit.
 #pragma once
 
@@ -14,6 +16,11 @@
 #include "steps/step_registry.h"
 
 namespace flowrun {
+
+// Every pair of flows that would share an endpoint, in the words `serve`
+// refuses them with: "flows 'a' (a.yaml) and 'b' (b.yaml) both use endpoint
+// /chat". Empty when every endpoint is taken once.
+std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const Flow>>& flows);
 
 class FlowCatalog {
  public:
@@ -39,6 +46,7 @@ class FlowCatalog {
  private:
   struct Entry {
     std::string content;
+    std::string read_error;            // why the file could not be read ("" if it was)
     std::shared_ptr<const Flow> flow;  // nullptr: never compiled
   };
 

@@ -1,8 +1,9 @@
 // Top level of a flow file: version, name, endpoint, description, input.
 #include "flow/flow_compiler.h"
 
-#include <regex>
+#include <algorithm>
 
+#include "config/flow_file_limits.h"
 #include "core/json_text.h"
 #include "flow/compile_context.h"
 
@@ -11,6 +12,34 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"version", "name", "description", "endpoint", "input", "steps"};
 const std::vector<std::string> kInputFieldKeys = {"type", "required", "default", "max_length", "description"};
+
+bool IsNameChar(char c, bool tilde) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '-' || (tilde && c == '~');
+}
+
+// [A-Za-z0-9_.-]+ (not std::regex: it recurses per character and overflows
+// the stack on a long value).
+bool IsValidName(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!IsNameChar(c, false)) return false;
+  }
+  return true;
+}
+
+// (/[A-Za-z0-9_.~-]+)+
+bool IsValidPath(const std::string& path) {
+  if (path.empty() || path.back() == '/') return false;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '/') {
+      if (i + 1 < path.size() && path[i + 1] == '/') return false;
+    } else if (i == 0 || !IsNameChar(path[i], true)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 const ConfigNode* StringValue(const ConfigNode& parent, const std::string& key,
                               const CompileContext& context) {
@@ -91,20 +120,18 @@ void CompileHeader(const ConfigNode& root, const CompileContext& context, Flow& 
     context.ErrorAt(version->where, "unsupported version '" + DumpJson(version->ToJson()) + "'; this flowrun reads version 1");
   }
   const ConfigNode* name = StringValue(root, "name", context);
-  static const std::regex kName("[A-Za-z0-9_.-]+");
   if (name == nullptr && root.Find("name") == nullptr) {
     context.ErrorAt(top, "missing 'name' (used in the default endpoint /flows/<name>)");
   } else if (name != nullptr) {
     flow.name = name->scalar.get<std::string>();
-    if (!std::regex_match(flow.name, kName)) {
+    if (!IsValidName(flow.name)) {
       context.ErrorAt(name->where, "name '" + flow.name + "' may only hold letters, digits, '.', '_' and '-'");
     }
   }
   flow.endpoint = "/flows/" + flow.name;
   if (const ConfigNode* endpoint = StringValue(root, "endpoint", context)) {
     flow.endpoint = endpoint->scalar.get<std::string>();
-    static const std::regex kPath("(/[A-Za-z0-9_.~-]+)+");
-    if (!std::regex_match(flow.endpoint, kPath)) {
+    if (!IsValidPath(flow.endpoint)) {
       context.ErrorAt(endpoint->where, "endpoint '" + flow.endpoint + "' must be a path like /chat");
     } else if (IsReservedPath(flow.endpoint)) {
       context.ErrorAt(endpoint->where, "endpoint '" + flow.endpoint + "' is reserved by flowrun");
@@ -138,6 +165,9 @@ std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegist
   const ConfigNode* steps = root.Find("steps");
   if (steps == nullptr) {
     context.ErrorAt({1, 1, 1}, "missing 'steps' (the list of steps to run)");
+  } else if (steps->IsSequence() && steps->items.size() > kMaxFlowSteps) {
+    context.ErrorAt(steps->where, "the flow has " + std::to_string(steps->items.size()) + " steps, more than " +
+                                      std::to_string(kMaxFlowSteps) + kFlowFileLimitSuffix);
   } else {
     CompileSteps(*steps, context, *flow);
   }

@@ -1,6 +1,7 @@
 // FlowCompiler: turns a parsed flow document (ConfigNode) into a runnable
 // Flow, checking every key, type, step type, parameter and template
-// against the registry. Reports every problem in one pass.
+// against the registry, and the number of steps against kMaxFlowSteps.
+// Reports every problem in one pass. Safe to call from several threads.
 #pragma once
 
 #include <memory>

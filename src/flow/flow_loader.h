@@ -1,5 +1,7 @@
 // Loading flows from text or files: YAML parse, then compile. The entry
-// point the CLI, the server and tests use.
+// point the CLI, the server and tests use. Every problem, a file that cannot
+// be read and a limit reached included, comes back as diagnostics, never as
+// an exception. Safe to call from several threads at once.
 #pragma once
 
 #include <memory>
@@ -24,8 +26,10 @@ LoadResult LoadFlowFromString(std::string_view source, const std::string& file_n
 LoadResult LoadFlowFromFile(const std::string& path, const StepRegistry& registry,
                             const StepEnvironment& environment);
 
-// Expands directories into their *.yaml / *.yml files (sorted); files stay
-// as given. Missing paths are reported in `errors`.
+// Expands directories into their *.yaml / *.yml entries (sorted; anything
+// but a directory, so that a FIFO or a broken link is reported by the
+// loader, not skipped); files stay as given. Missing paths and directories
+// that cannot be listed are reported in `errors`. Never throws.
 std::vector<std::string> ExpandFlowPaths(const std::vector<std::string>& paths,
                                          std::vector<std::string>* errors);
 

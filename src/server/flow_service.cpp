@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
+#include "flow/flow_catalog.h"
 #include "server/stream_session.h"
 
 namespace flowrun {
@@ -51,14 +52,9 @@ HttpResponse JsonError(int status, const std::string& message, const std::string
 }
 
 Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
+  if (auto clashes = EndpointClashes(flows); !clashes.empty()) return Status::Error(clashes.front());
   auto table = std::make_shared<FlowTable>();
-  for (auto& flow : flows) {
-    auto [existing, added] = table->emplace(flow->endpoint, flow);
-    if (!added) {
-      return Status::Error("flows '" + existing->second->name + "' (" + existing->second->file + ") and '" +
-                           flow->name + "' (" + flow->file + ") both use endpoint " + flow->endpoint);
-    }
-  }
+  for (auto& flow : flows) table->emplace(flow->endpoint, flow);
   std::lock_guard<std::mutex> lock(mutex_);
   flows_ = std::move(table);
   return Status::Ok();

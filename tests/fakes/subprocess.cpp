@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,45 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   waitpid(pid, &status, 0);
   ProcessResult result;
   result.exit_code = ExitCode(status);
+  lseek(out_fd, 0, SEEK_SET);
+  lseek(err_fd, 0, SEEK_SET);
+  result.out = ReadAll(out_fd);
+  result.err = ReadAll(err_fd);
+  close(out_fd);
+  close(err_fd);
+  unlink(out_path);
+  unlink(err_path);
+  return result;
+}
+
+ProcessResult RunProcessWithLimits(const std::vector<std::string>& argv, const ProcessLimits& limits,
+                                   const std::map<std::string, std::optional<std::string>>& env) {
+  char out_path[] = "/tmp/flowrun-test-out-XXXXXX";
+  char err_path[] = "/tmp/flowrun-test-err-XXXXXX";
+  int out_fd = mkostemp(out_path, O_CLOEXEC);
+  int err_fd = mkostemp(err_path, O_CLOEXEC);
+  int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = Spawn(argv, env, null_in, out_fd, err_fd);
+  close(null_in);
+  ProcessResult result;
+  const auto deadline = std::chrono::steady_clock::now() + limits.timeout;
+  int status = 0;
+  rusage usage{};
+  while (wait4(pid, &status, WNOHANG, &usage) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      result.killed = "ran longer than " + std::to_string(limits.timeout.count()) + " ms";
+    } else if (limits.max_rss_kib > 0 && ReadProcessUsage(pid).rss_kib > limits.max_rss_kib) {
+      result.killed = "used more than " + std::to_string(limits.max_rss_kib) + " KiB";
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
+    kill(pid, SIGKILL);
+    wait4(pid, &status, 0, &usage);
+    break;
+  }
+  result.exit_code = ExitCode(status);
+  result.max_rss_kib = usage.ru_maxrss;
   lseek(out_fd, 0, SEEK_SET);
   lseek(err_fd, 0, SEEK_SET);
   result.out = ReadAll(out_fd);

@@ -17,6 +17,8 @@ struct ProcessResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+  long max_rss_kib = 0;  // peak resident memory (RunProcessWithLimits only)
+  std::string killed;    // why RunProcessWithLimits killed it ("" if it ended by itself)
 };
 
 // Runs argv[0] with `args`; `env` entries are set (value "") or unset
@@ -24,6 +26,18 @@ struct ProcessResult {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::optional<std::string>>& env = {},
                          const std::string& stdin_text = "");
+
+struct ProcessLimits {
+  std::chrono::milliseconds timeout{20000};
+  long max_rss_kib = 0;  // 0: no memory cap
+};
+
+// Like RunProcess (no stdin), but the process is killed with SIGKILL (and
+// `killed` says why) when it runs longer than `limits.timeout` or its
+// resident memory passes `limits.max_rss_kib`, so a regression cannot hang
+// the suite or exhaust the machine. Reports the peak resident memory.
+ProcessResult RunProcessWithLimits(const std::vector<std::string>& argv, const ProcessLimits& limits,
+                                   const std::map<std::string, std::optional<std::string>>& env = {});
 
 class BackgroundProcess {
  public:

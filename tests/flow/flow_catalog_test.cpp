@@ -1,5 +1,8 @@
-// FlowCatalog: reloads keep the last good version of every flow.
+// FlowCatalog: reloads keep the last good version of every flow, whatever
+// the files turn into; endpoint clashes are found for serve and validate.
 #include "flow/flow_catalog.h"
+
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -54,6 +57,93 @@ TEST(FlowCatalog, InvalidEditsAndFailedListingsNeverUnloadAFlow) {
   ASSERT_EQ(removed.flows.size(), 1u);
   EXPECT_EQ(removed.flows[0]->name, "a");
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FlowAt(const std::string& name, const std::string& endpoint) {
+  return "version: 1\nname: " + name + "\nendpoint: " + endpoint + "\nsteps:\n  - type: llm-stream\n";
+}
+
+class FlowCatalogFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("flowrun-catalog-files-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  StepRegistry registry_ = testing::BuiltinRegistry();
+};
+
+// Links that loop or lead nowhere, FIFOs and devices in a served directory
+// are reported (once), never thrown, and the other flows keep serving.
+TEST_F(FlowCatalogFiles, BadFileKindsAreProblemsNotExceptions) {
+  std::ofstream(dir_ / "a.yaml") << FlowAt("a", "/a");
+  FlowCatalog catalog({dir_.string()}, registry_, testing::FakeEnvironment(std::make_shared<testing::FakeLlmClient>()));
+  auto first = catalog.Reload();
+  ASSERT_TRUE(first.problems.empty());
+  catalog.Commit();
+  const std::string before = catalog.Fingerprint();
+
+  fs::create_symlink(dir_ / "loop2.yaml", dir_ / "loop1.yaml");
+  fs::create_symlink(dir_ / "loop1.yaml", dir_ / "loop2.yaml");
+  fs::create_symlink(dir_ / "gone.yaml", dir_ / "dangling.yaml");
+  fs::create_symlink("/dev/null", dir_ / "null.yaml");
+  ASSERT_EQ(mkfifo((dir_ / "pipe.yaml").c_str(), 0644), 0);
+  EXPECT_NE(catalog.Fingerprint(), before);  // the watcher sees them
+
+  auto bad = catalog.Reload();
+  EXPECT_TRUE(bad.changed);
+  const std::string d = dir_.string() + "/";
+  ASSERT_EQ(bad.problems.size(), 5u);
+  EXPECT_EQ(bad.problems[0], d + "dangling.yaml: error: cannot read file: No such file or directory "
+                                 "(a symbolic link to a missing file)\n");
+  EXPECT_EQ(bad.problems[1], d + "loop1.yaml: error: cannot read file: Too many levels of symbolic links "
+                                 "(a symbolic link loop?)\n");
+  EXPECT_EQ(bad.problems[2], d + "loop2.yaml: error: cannot read file: Too many levels of symbolic links "
+                                 "(a symbolic link loop?)\n");
+  EXPECT_EQ(bad.problems[3], d + "null.yaml: error: cannot read file: not a regular file (a character device)\n");
+  EXPECT_EQ(bad.problems[4], d + "pipe.yaml: error: cannot read file: not a regular file (a FIFO)\n");
+  ASSERT_EQ(bad.flows.size(), 1u);
+  EXPECT_EQ(bad.flows[0]->name, "a");
+  catalog.Commit();
+  auto again = catalog.Reload();  // nothing new to say
+  EXPECT_FALSE(again.changed);
+  EXPECT_TRUE(again.problems.empty());
+
+  // A served file that becomes a loop keeps its flow.
+  fs::remove(dir_ / "a.yaml");
+  fs::create_symlink(dir_ / "a.yaml", dir_ / "a.yaml");
+  auto looped = catalog.Reload();
+  ASSERT_EQ(looped.problems.size(), 1u);
+  EXPECT_NE(looped.problems[0].find("a.yaml: error: cannot read file: Too many levels of symbolic links"),
+            std::string::npos);
+  ASSERT_EQ(looped.flows.size(), 1u);
+  EXPECT_EQ(looped.flows[0]->name, "a");
+}
+
+TEST_F(FlowCatalogFiles, EndpointClashesAreNamedLikeServeRefusesThem) {
+  std::ofstream(dir_ / "a.yaml") << FlowAt("a", "/chat");
+  std::ofstream(dir_ / "b.yaml") << FlowAt("b", "/chat");
+  std::ofstream(dir_ / "c.yaml") << FlowAt("c", "/other");
+  std::ofstream(dir_ / "d.yaml") << FlowAt("d", "/chat");
+  FlowCatalog catalog({dir_.string()}, registry_, testing::FakeEnvironment(std::make_shared<testing::FakeLlmClient>()));
+  auto loaded = catalog.Reload();
+  ASSERT_EQ(loaded.flows.size(), 4u);
+  const std::string d = dir_.string() + "/";
+  EXPECT_EQ(EndpointClashes(loaded.flows),
+            (std::vector<std::string>{
+                "flows 'a' (" + d + "a.yaml) and 'b' (" + d + "b.yaml) both use endpoint /chat",
+                "flows 'a' (" + d + "a.yaml) and 'd' (" + d + "d.yaml) both use endpoint /chat"}));
+  EXPECT_TRUE(EndpointClashes({loaded.flows[0], loaded.flows[2]}).empty());
 }
 
 }  // namespace
