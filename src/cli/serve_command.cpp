@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -35,6 +36,13 @@ struct ServeSettings {
   double drain_s = 30;
   bool watch = true;
 };
+
+// 30 -> "30", 2.5 -> "2.5" (not std::to_string's "30.000000").
+std::string SecondsText(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", seconds);
+  return text;
+}
 
 // The default soft limit (often 1024) would cap flowrun near 500 streams.
 void RaiseFileLimit() {
@@ -322,7 +330,7 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   reloader.Stop();
   LogInfo(std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") +
           ", no longer accepting; draining " + std::to_string(service->ActiveStreams()) + " stream(s) for up to " +
-          std::to_string(settings.drain_s) + " s");
+          SecondsText(settings.drain_s) + " s");
   server.Shutdown(std::chrono::milliseconds(static_cast<long long>(settings.drain_s * 1000)));
   LogInfo("stopped");
   return 0;

@@ -19,6 +19,12 @@ std::string_view LineAt(std::string_view source, int line) {
   return text;
 }
 
+// A source line longer than this is shown as a window around the column,
+// so a one-line megabyte file cannot put a megabyte into a log.
+constexpr size_t kMaxExcerptBytes = 160;
+// Beyond this many, the rest are counted, not printed.
+constexpr size_t kMaxPrinted = 100;
+
 }  // namespace
 
 void Diagnostics::Error(SourceLocation where, std::string message) {
@@ -32,7 +38,10 @@ std::string Diagnostics::ToString() const {
                                         : a.where.column < b.where.column;
   });
   std::string out;
-  for (const auto& diagnostic : sorted) out += FormatDiagnostic(diagnostic, source_);
+  for (size_t i = 0; i < sorted.size() && i < kMaxPrinted; ++i) out += FormatDiagnostic(sorted[i], source_);
+  if (sorted.size() > kMaxPrinted) {
+    out += file_ + ": " + std::to_string(sorted.size() - kMaxPrinted) + " more errors not shown\n";
+  }
   return out;
 }
 
@@ -44,15 +53,29 @@ std::string FormatDiagnostic(const Diagnostic& diagnostic, std::string_view sour
   out += ": error: " + diagnostic.message + "\n";
   std::string_view line = diagnostic.where.line > 0 ? LineAt(source, diagnostic.where.line) : "";
   if (line.empty() || diagnostic.where.column < 1) return out;
-  out += "    ";
-  out += line;
-  out += "\n    ";
+  size_t column = static_cast<size_t>(diagnostic.where.column - 1);
+  std::string prefix = "    ";
+  if (line.size() > kMaxExcerptBytes) {
+    // A window around the column, marked with "..." where it was cut.
+    const size_t start = column > kMaxExcerptBytes / 2 ? column - kMaxExcerptBytes / 2 : 0;
+    const bool cut_end = start + kMaxExcerptBytes < line.size();
+    if (start > 0) prefix += "...";
+    line = line.substr(start, kMaxExcerptBytes);
+    column -= start;
+    out += prefix;
+    out += line;
+    if (cut_end) out += "...";
+  } else {
+    out += prefix;
+    out += line;
+  }
+  out += "\n";
+  out.append(prefix.size(), ' ');
   // Keep tabs so the caret lines up with what the terminal shows.
-  const size_t column = static_cast<size_t>(diagnostic.where.column - 1);
   for (size_t i = 0; i < column && i < line.size(); ++i) out += line[i] == '\t' ? '\t' : ' ';
   out += '^';
-  const int length = std::max(1, diagnostic.where.length);
-  out.append(static_cast<size_t>(length - 1), '~');
+  const size_t length = std::min<size_t>(std::max(1, diagnostic.where.length), kMaxExcerptBytes);
+  out.append(length - 1, '~');
   out += "\n";
   return out;
 }

@@ -24,5 +24,23 @@ TEST(Diagnostics, SortsByPositionAndOmitsUnknownPositions) {
   EXPECT_EQ(no_position.ToString(), "f.yaml: error: cannot read file: No such file or directory\n");
 }
 
+TEST(Diagnostics, LongLinesShowAWindowAroundTheColumn) {
+  std::string line = std::string(1000, 'a') + "BAD" + std::string(1000, 'b');
+  Diagnostics diagnostics("f.yaml", line + "\n");
+  diagnostics.Error({1, 1001, 3}, "bad");
+  const std::string shown = std::string(80, 'a') + "BAD" + std::string(77, 'b');
+  EXPECT_EQ(diagnostics.ToString(), "f.yaml:1:1001: error: bad\n    ..." + shown + "...\n       " +
+                                        std::string(80, ' ') + "^~~\n");
+}
+
+TEST(Diagnostics, ManyErrorsAreCountedAfterTheFirstHundred) {
+  Diagnostics diagnostics("f.yaml", "x\n");
+  for (int i = 0; i < 250; ++i) diagnostics.Error({}, "e" + std::to_string(i));
+  const std::string text = diagnostics.ToString();
+  EXPECT_NE(text.find("f.yaml: error: e99\n"), std::string::npos);
+  EXPECT_EQ(text.find("f.yaml: error: e100\n"), std::string::npos);
+  EXPECT_TRUE(text.ends_with("f.yaml: 150 more errors not shown\n")) << text.substr(text.size() - 100);
+}
+
 }  // namespace
 }  // namespace flowrun
