@@ -169,6 +169,11 @@ TEST(ServeSlowClients, SigtermClosesConnectionsThatAreNotInARequest) {
 }
 
 TEST(ServeSlowClients, OutOfDescriptorsClosesIdleConnectionsFirstThenAnswers503) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check opens /proc/self/maps; with no descriptor left it
+  // reports valid objects as invalid and aborts the server (seen in make asan).
+  GTEST_SKIP() << "the sanitizer runtime itself needs free descriptors";
+#endif
   const std::string flow = MockFlow(0);
   testing::BackgroundProcess process({"/usr/bin/prlimit", "--nofile=64:64", FLOWRUN_BINARY, "serve", flow, "--port", "0"},
                                      {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}});
