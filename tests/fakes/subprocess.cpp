@@ -231,9 +231,10 @@ ProcessUsage ReadProcessUsage(pid_t pid) {
   return usage;
 }
 
+// A generous deadline: a sanitizer build on a loaded 2-core machine starts slowly.
 int WaitForListeningPort(BackgroundProcess& process) {
   const std::string prefix = "listening on http://127.0.0.1:";
-  while (auto line = process.ReadLine(std::chrono::seconds(10))) {
+  while (auto line = process.ReadLine(std::chrono::seconds(30))) {
     if (line->rfind(prefix, 0) == 0) return std::stoi(line->substr(prefix.size()));
   }
   return 0;
