@@ -180,6 +180,12 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
 
   // Every stream holds a client socket and an upstream socket.
   RaiseFileLimit();
+  // The upstream loops start now: a loop that cannot start (out of
+  // descriptors, say) must not leave streams without one later.
+  if (Status status = StartUpstreamLoops(); !status.ok()) {
+    std::cerr << "flowrun serve: error: " << status.message() << "\n";
+    return 1;
+  }
 
   // Signals go to sigwait below, not to whichever thread they hit.
   sigset_t signals;

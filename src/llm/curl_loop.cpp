@@ -15,9 +15,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -91,35 +94,46 @@ struct LoopJob {
 
 class CurlLoop {
  public:
+  // Check ok(); when false, error() says what failed.
   CurlLoop() {
     CurlHandles::InitialiseCurl();
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    first_data_.fd = epoll_create1(EPOLL_CLOEXEC);
-    wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    bool multis_ok = true;
+    // errno names the cause, e.g. "Too many open files".
+    auto failed = [this](const char* what) { error_ = std::string(what) + ": " + std::strerror(errno); };
+    if ((epoll_ = epoll_create1(EPOLL_CLOEXEC)) < 0 || (first_data_.fd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+      failed("epoll_create1");
+      return;
+    }
+    if ((wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+      failed("eventfd");
+      return;
+    }
     for (LoopShard& shard : shards_) {
       shard.loop = this;
       shard.multi = curl_multi_init();
       if (shard.multi == nullptr) {
-        multis_ok = false;
-        continue;
+        error_ = "curl_multi_init failed";
+        return;
       }
       curl_multi_setopt(shard.multi, CURLMOPT_SOCKETFUNCTION, &CurlLoop::SocketThunk);
       curl_multi_setopt(shard.multi, CURLMOPT_SOCKETDATA, &shard);
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERFUNCTION, &CurlLoop::TimerThunk);
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERDATA, &shard);
     }
-    if (epoll_ < 0 || first_data_.fd < 0 || wake_.fd < 0 || !multis_ok) {
-      LogError("cannot start the upstream event loop (epoll/eventfd/curl); streams run on their own threads");
-      return;
-    }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.ptr = &wake_;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event);
+    const bool added = epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event) == 0;
     event.data.ptr = &first_data_;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, first_data_.fd, &event);
-    thread_ = std::thread([this] { Main(); });
+    if (!added || epoll_ctl(epoll_, EPOLL_CTL_ADD, first_data_.fd, &event) != 0) {
+      failed("epoll_ctl");
+      return;
+    }
+    try {
+      thread_ = std::thread([this] { Main(); });
+    } catch (const std::system_error& thread_error) {
+      error_ = std::string("cannot create its thread: ") + thread_error.what();
+      return;
+    }
     ok_ = true;
   }
 
@@ -138,6 +152,7 @@ class CurlLoop {
   }
 
   bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
 
   CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) {
     LoopJob job;
@@ -444,6 +459,7 @@ class CurlLoop {
   }
 
   bool ok_ = false;
+  std::string error_;
   int epoll_ = -1;
   LoopWatch wake_{LoopWatch::Kind::kWake};
   LoopWatch first_data_{LoopWatch::Kind::kFirstData};  // fd: an epoll set of its own
@@ -465,28 +481,53 @@ namespace {
 
 // Several loops when there are cores to spare: a loop is one thread, and
 // many streams' tokens can be more work than one core does. Transfers are
-// spread round-robin.
+// spread round-robin. `serve` starts them before it listens
+// (StartUpstreamLoops); otherwise the first transfer does, and a start that
+// fails is tried again by the next one (the transfer meanwhile runs alone).
 std::atomic<unsigned> g_requested_loops{0};
 
 class CurlLoops {
  public:
-  CurlLoops() {
+  // Starts every loop, or none; idempotent.
+  Status Start() {
+    if (started_.load(std::memory_order_acquire)) return Status::Ok();
+    std::lock_guard<std::mutex> lock(start_mutex_);
+    if (started_.load(std::memory_order_relaxed)) return Status::Ok();
     unsigned count = g_requested_loops.load();
     // Default: one loop per two cores. A loop's sends also do the kernel's
     // work of delivering the bytes, so the other cores are left to that,
     // the workers and the rest of the machine (bench/README.md: on 2 cores,
     // one loop carries 5000 streams at 0.94x direct, two at 0.68x).
     if (count == 0) count = std::max(1u, std::thread::hardware_concurrency() / 2);
-    for (unsigned i = 0; i < std::min(count, 16u); ++i) {
+    count = std::min(count, 16u);
+    std::vector<std::unique_ptr<CurlLoop>> loops;
+    for (unsigned i = 0; i < count; ++i) {
       auto loop = std::make_unique<CurlLoop>();
-      if (loop->ok()) loops_.push_back(std::move(loop));
+      if (!loop->ok()) {
+        return Status::Error("cannot start upstream event loop " + std::to_string(i + 1) + " of " +
+                             std::to_string(count) + ": " + loop->error());
+      }
+      loops.push_back(std::move(loop));
     }
+    loops_ = std::move(loops);
+    started_.store(true, std::memory_order_release);
+    return Status::Ok();
   }
-  bool empty() const { return loops_.empty(); }
+
+  // Starts the loops when none runs yet; false when they cannot start.
+  bool Available() {
+    if (started_.load(std::memory_order_acquire)) return true;
+    const Status started = Start();
+    if (!started.ok()) LogWarn(started.message() + "; this stream runs on its own thread");
+    return started.ok();
+  }
+
   CurlLoop& Next() { return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
 
  private:
-  std::vector<std::unique_ptr<CurlLoop>> loops_;
+  std::mutex start_mutex_;
+  std::atomic<bool> started_{false};
+  std::vector<std::unique_ptr<CurlLoop>> loops_;  // fixed once started_
   std::atomic<size_t> next_{0};
 };
 
@@ -499,7 +540,9 @@ CurlLoops& SharedLoops() {
 
 void SetUpstreamLoopCount(unsigned count) { g_requested_loops.store(count); }
 
-bool CurlLoopAvailable() { return !OnEventLoopThread() && !SharedLoops().empty(); }
+Status StartUpstreamLoops() { return SharedLoops().Start(); }
+
+bool CurlLoopAvailable() { return !OnEventLoopThread() && SharedLoops().Available(); }
 
 CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& cancel) {
   // Cancel() is safe from any thread; the loop calls it when the client's

@@ -54,7 +54,8 @@ class LoopTransfer {
 };
 
 // False on the loop thread itself (a callback that streams again must drive
-// its transfer alone) or when the loop could not start.
+// its transfer alone) or when the loops could not start (they are started
+// on first use unless StartUpstreamLoops did so; a failed start is retried).
 bool CurlLoopAvailable();
 
 // Runs `easy` on the shared loop and blocks until it ends. While it runs,
