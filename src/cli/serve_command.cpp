@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "flow/flow_catalog.h"
 #include "llm/upstream_loops.h"
@@ -180,6 +181,7 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
 
   // Every stream holds a client socket and an upstream socket.
   RaiseFileLimit();
+  PrepareDescriptorChecks();
   // The upstream loops start now: a loop that cannot start (out of
   // descriptors, say) must not leave streams without one later.
   if (Status status = StartUpstreamLoops(); !status.ok()) {
