@@ -10,6 +10,9 @@
 
 #include <curl/curl.h>
 
+#include <memory>
+#include <string>
+
 #include "core/cancellation.h"
 #include "llm/upstream_loops.h"
 
@@ -68,5 +71,17 @@ CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& c
 // On the loop thread, from a write callback: call transfer.AfterReads() once
 // the current batch of socket events has been processed.
 void AfterReadsOnLoop(LoopTransfer& transfer);
+
+// One loop thread; curl_loops.cpp keeps the set and spreads transfers.
+class CurlLoopThread {
+ public:
+  virtual ~CurlLoopThread() = default;
+  // RunOnCurlLoop on this loop.
+  virtual CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) = 0;
+};
+
+// Starts one loop thread; null, with the cause in `*error` (e.g.
+// "eventfd: Too many open files"), when it cannot start.
+std::unique_ptr<CurlLoopThread> StartCurlLoopThread(std::string* error);
 
 }  // namespace flowrun
