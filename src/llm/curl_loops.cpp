@@ -62,6 +62,7 @@ class CurlLoops {
     return started.ok();
   }
 
+  bool started() const { return started_.load(std::memory_order_acquire); }
   CurlLoopThread& Next() { return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
 
  private:
@@ -81,6 +82,8 @@ CurlLoops& SharedLoops() {
 void SetUpstreamLoopCount(unsigned count) { g_requested_loops.store(count); }
 
 Status StartUpstreamLoops() { return SharedLoops().Start(); }
+
+bool UpstreamLoopsRunning() { return SharedLoops().started(); }
 
 bool CurlLoopAvailable() { return !OnEventLoopThread() && SharedLoops().Available(); }
 

@@ -17,4 +17,7 @@ void SetUpstreamLoopCount(unsigned count);
 // event loop 1 of 2: eventfd: Too many open files".
 Status StartUpstreamLoops();
 
+// True once the loops run (never stops being true).
+bool UpstreamLoopsRunning();
+
 }  // namespace flowrun
