@@ -188,12 +188,12 @@ class TcpSocketWriterTest : public ::testing::Test {
 };
 
 TEST_F(TcpSocketWriterTest, AWorkerWaitsForAClientThatReadsSlowlyButSteadily) {
-  // 200 KB/s: freeing a third of the 256 KiB send buffer takes ~430 ms,
-  // longer than the write timeout; yet the client takes bytes every 20 ms.
-  SocketWriter writer(server_, milliseconds(300), 1024 * 1024);
-  const std::string data = Pattern(768 * 1024);
+  // 100 KB/s: freeing a third of the 256 KiB send buffer takes ~850 ms,
+  // longer than the write timeout; yet the client takes bytes every 40 ms.
+  SocketWriter writer(server_, milliseconds(500), 1024 * 1024);
+  const std::string data = Pattern(512 * 1024);
   std::string received;
-  std::thread reader([&] { received = ReadSlowly(data.size(), 4096, milliseconds(20)); });
+  std::thread reader([&] { received = ReadSlowly(data.size(), 4096, milliseconds(40)); });
   const bool written = writer.Write(data.data(), data.size());
   shutdown(server_, SHUT_WR);
   reader.join();
