@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "core/descriptors.h"
 #include "core/log.h"
 #include "flow/flow_catalog.h"
 #include "llm/upstream_loops.h"
@@ -298,6 +299,13 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
 
   // Every stream holds a client socket and an upstream socket.
   RaiseFileLimit();
+  PrepareDescriptorChecks();
+  // The upstream loops start now: a loop that cannot start (out of
+  // descriptors, say) must not leave streams without one later.
+  if (Status status = StartUpstreamLoops(); !status.ok()) {
+    std::cerr << "flowrun serve: error: " << status.message() << "\n";
+    return 1;
+  }
 
   // Signals go to sigwait below, not to whichever thread they hit.
   sigset_t signals;

@@ -1,5 +1,5 @@
-// The shared upstream event loop: epoll + curl's multi-socket API on one
-// thread. Workers submit a Job and sleep on it; the loop finishes it once
+// One upstream event loop: epoll + curl's multi-socket API on one thread
+// (curl_loops.cpp keeps the set of them). Workers submit a Job and sleep on it; the loop finishes it once
 // curl reports the transfer done or the transfer asks to stop. A finished
 // job is signalled only at the end of the batch, after everything else the
 // loop does with it, because the worker may free it right after.
@@ -15,9 +15,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -89,41 +92,52 @@ struct LoopJob {
   bool done = false;  // guarded by mutex: the worker may go
 };
 
-class CurlLoop {
+class CurlLoop : public CurlLoopThread {
  public:
+  // Check ok(); when false, error() says what failed.
   CurlLoop() {
     CurlHandles::InitialiseCurl();
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    first_data_.fd = epoll_create1(EPOLL_CLOEXEC);
-    wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    bool multis_ok = true;
+    // errno names the cause, e.g. "Too many open files".
+    auto failed = [this](const char* what) { error_ = std::string(what) + ": " + std::strerror(errno); };
+    if ((epoll_ = epoll_create1(EPOLL_CLOEXEC)) < 0 || (first_data_.fd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+      failed("epoll_create1");
+      return;
+    }
+    if ((wake_.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+      failed("eventfd");
+      return;
+    }
     for (LoopShard& shard : shards_) {
       shard.loop = this;
       shard.multi = curl_multi_init();
       if (shard.multi == nullptr) {
-        multis_ok = false;
-        continue;
+        error_ = "curl_multi_init failed";
+        return;
       }
       curl_multi_setopt(shard.multi, CURLMOPT_SOCKETFUNCTION, &CurlLoop::SocketThunk);
       curl_multi_setopt(shard.multi, CURLMOPT_SOCKETDATA, &shard);
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERFUNCTION, &CurlLoop::TimerThunk);
       curl_multi_setopt(shard.multi, CURLMOPT_TIMERDATA, &shard);
     }
-    if (epoll_ < 0 || first_data_.fd < 0 || wake_.fd < 0 || !multis_ok) {
-      LogError("cannot start the upstream event loop (epoll/eventfd/curl); streams run on their own threads");
-      return;
-    }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.ptr = &wake_;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event);
+    const bool added = epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_.fd, &event) == 0;
     event.data.ptr = &first_data_;
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, first_data_.fd, &event);
-    thread_ = std::thread([this] { Main(); });
+    if (!added || epoll_ctl(epoll_, EPOLL_CTL_ADD, first_data_.fd, &event) != 0) {
+      failed("epoll_ctl");
+      return;
+    }
+    try {
+      thread_ = std::thread([this] { Main(); });
+    } catch (const std::system_error& thread_error) {
+      error_ = std::string("cannot create its thread: ") + thread_error.what();
+      return;
+    }
     ok_ = true;
   }
 
-  ~CurlLoop() {
+  ~CurlLoop() override {
     if (thread_.joinable()) {
       stopping_.store(true);
       Wake();
@@ -138,8 +152,9 @@ class CurlLoop {
   }
 
   bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
 
-  CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) {
+  CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) override {
     LoopJob job;
     job.loop = this;
     job.easy = easy;
@@ -444,6 +459,7 @@ class CurlLoop {
   }
 
   bool ok_ = false;
+  std::string error_;
   int epoll_ = -1;
   LoopWatch wake_{LoopWatch::Kind::kWake};
   LoopWatch first_data_{LoopWatch::Kind::kFirstData};  // fd: an epoll set of its own
@@ -461,50 +477,11 @@ class CurlLoop {
   Clock::time_point next_tick_;
 };
 
-namespace {
-
-// Several loops when there are cores to spare: a loop is one thread, and
-// many streams' tokens can be more work than one core does. Transfers are
-// spread round-robin.
-std::atomic<unsigned> g_requested_loops{0};
-
-class CurlLoops {
- public:
-  CurlLoops() {
-    unsigned count = g_requested_loops.load();
-    // Default: one loop per two cores. A loop's sends also do the kernel's
-    // work of delivering the bytes, so the other cores are left to that,
-    // the workers and the rest of the machine (bench/README.md: on 2 cores,
-    // one loop carries 5000 streams at 0.94x direct, two at 0.68x).
-    if (count == 0) count = std::max(1u, std::thread::hardware_concurrency() / 2);
-    for (unsigned i = 0; i < std::min(count, 16u); ++i) {
-      auto loop = std::make_unique<CurlLoop>();
-      if (loop->ok()) loops_.push_back(std::move(loop));
-    }
-  }
-  bool empty() const { return loops_.empty(); }
-  CurlLoop& Next() { return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
-
- private:
-  std::vector<std::unique_ptr<CurlLoop>> loops_;
-  std::atomic<size_t> next_{0};
-};
-
-CurlLoops& SharedLoops() {
-  static CurlLoops loops;
-  return loops;
-}
-
-}  // namespace
-
-void SetUpstreamLoopCount(unsigned count) { g_requested_loops.store(count); }
-
-bool CurlLoopAvailable() { return !OnEventLoopThread() && !SharedLoops().empty(); }
-
-CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& cancel) {
-  // Cancel() is safe from any thread; the loop calls it when the client's
-  // socket hangs up, as IsCancelled() does when the probe says so.
-  return SharedLoops().Next().Run(easy, transfer, const_cast<Cancellation&>(cancel));
+std::unique_ptr<CurlLoopThread> StartCurlLoopThread(std::string* error) {
+  auto loop = std::make_unique<CurlLoop>();
+  if (loop->ok()) return loop;
+  *error = loop->error();
+  return nullptr;
 }
 
 void AfterReadsOnLoop(LoopTransfer& transfer) {

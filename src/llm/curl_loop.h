@@ -10,6 +10,9 @@
 
 #include <curl/curl.h>
 
+#include <memory>
+#include <string>
+
 #include "core/cancellation.h"
 #include "llm/upstream_loops.h"
 
@@ -54,7 +57,8 @@ class LoopTransfer {
 };
 
 // False on the loop thread itself (a callback that streams again must drive
-// its transfer alone) or when the loop could not start.
+// its transfer alone) or when the loops could not start (they are started
+// on first use unless StartUpstreamLoops did so; a failed start is retried).
 bool CurlLoopAvailable();
 
 // Runs `easy` on the shared loop and blocks until it ends. While it runs,
@@ -67,5 +71,17 @@ CURLcode RunOnCurlLoop(CURL* easy, LoopTransfer& transfer, const Cancellation& c
 // On the loop thread, from a write callback: call transfer.AfterReads() once
 // the current batch of socket events has been processed.
 void AfterReadsOnLoop(LoopTransfer& transfer);
+
+// One loop thread; curl_loops.cpp keeps the set and spreads transfers.
+class CurlLoopThread {
+ public:
+  virtual ~CurlLoopThread() = default;
+  // RunOnCurlLoop on this loop.
+  virtual CURLcode Run(CURL* easy, LoopTransfer& transfer, Cancellation& cancel) = 0;
+};
+
+// Starts one loop thread; null, with the cause in `*error` (e.g.
+// "eventfd: Too many open files"), when it cannot start.
+std::unique_ptr<CurlLoopThread> StartCurlLoopThread(std::string* error);
 
 }  // namespace flowrun

@@ -44,6 +44,7 @@ enum class StreamFault {
   kMalformed,      // not JSON, an oversized line, or not a stream at all
   kTruncated,      // the body ended or was reset before the answer finished
   kTimeout,        // no first token, or the upstream went silent
+  kOutOfDescriptors,  // this process could not open a socket (EMFILE/ENFILE): not the upstream's fault
   kOther,
 };
 

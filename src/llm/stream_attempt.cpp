@@ -6,14 +6,19 @@
 // driven alone) even while the upstream sends nothing. Memory stays bounded
 // whatever the upstream sends: stream bodies go through the SSE parser (which
 // caps lines and events) and are never accumulated; other bodies are read
-// for their error message only, up to kMaxErrorBodyBytes.
+// for their error message only, up to kMaxErrorBodyBytes. A socket that
+// cannot be opened for lack of descriptors is this process's fault, reported
+// as such and never retried (core/descriptors.h).
 #include "llm/stream_attempt.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
 #include <utility>
 
+#include "core/descriptors.h"
 #include "core/event_loop_thread.h"
 #include "llm/curl_loop.h"
 #include "llm/openai_wire.h"
@@ -72,6 +77,8 @@ class StreamAttempt : public LoopTransfer {
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &StreamAttempt::ProgressThunk);
     curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &StreamAttempt::OpenSocketThunk);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
 
     start_ = Clock::now();
     const CURLcode result = Drive(handles);
@@ -81,6 +88,8 @@ class StreamAttempt : public LoopTransfer {
     // The easy handle outlives this frame; it must not keep pointers into it.
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, nullptr);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, nullptr);
     curl_slist_free_all(headers);
     const std::string curl_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
 
@@ -185,6 +194,14 @@ class StreamAttempt : public LoopTransfer {
     return size * count;
   }
 
+  // curl's own socket() call, but it tells us why it failed: a process out
+  // of descriptors is not an unreachable upstream, and retrying won't help.
+  static curl_socket_t OpenSocketThunk(void* self, curlsocktype, curl_sockaddr* address) {
+    const curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd == CURL_SOCKET_BAD && IsDescriptorExhaustion(errno)) static_cast<StreamAttempt*>(self)->out_of_fds_ = true;
+    return fd;
+  }
+
   static size_t WriteThunk(char* data, size_t size, size_t count, void* self) {
     return static_cast<StreamAttempt*>(self)->OnBody(std::string_view(data, size * count));
   }
@@ -264,12 +281,27 @@ class StreamAttempt : public LoopTransfer {
     return true;
   }
 
+  // Failures that a lack of descriptors causes outside our socket callback.
+  static bool MayLackDescriptors(CURLcode result) {
+    return result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY ||
+           result == CURLE_OUT_OF_MEMORY || result == CURLE_FAILED_INIT;
+  }
+
   static bool IsUpstreamError(const Status& status) {
     return status.message().rfind("upstream error: ", 0) == 0;
   }
 
   Status Classify(CURLcode result, long http_status, const std::string& curl_error, AttemptResult* outcome) {
     if (stop_ != Stop::kNone) return Stopped(outcome);
+    // No socket for the upstream, or a failed name lookup (which needs
+    // descriptors too) while the process has none to spare: our shortage,
+    // not the upstream's.
+    if (result != CURLE_OK && http_status == 0 &&
+        (out_of_fds_ || (MayLackDescriptors(result) && !HaveDescriptorHeadroom(1)))) {
+      outcome->fault = StreamFault::kOutOfDescriptors;
+      NoteDescriptorShortage(DescriptorShortage::kUpstream);
+      return Status::Error(OutOfDescriptorsMessage() + "; cannot connect to upstream " + display_url_);
+    }
     if (http_status != 0 && (http_status < 200 || http_status > 299)) {
       outcome->fault = StreamFault::kHttpStatus;
       outcome->transient = IsRetryableHttpStatus(http_status);
@@ -340,6 +372,7 @@ class StreamAttempt : public LoopTransfer {
   int deltas_hinted_ = 0;  // deltas_delivered_ at the last flush hint
   bool finished_ = false;      // a finish_reason arrived
   bool got_response_ = false;  // headers (or body) arrived: the idle clock runs
+  bool out_of_fds_ = false;    // socket() failed with EMFILE/ENFILE
   Clock::time_point start_;
   Clock::time_point last_byte_;
   Clock::time_point done_at_;

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/descriptors.h"
 #include "core/json_text.h"
 #include "flow/flow_catalog.h"
 #include "server/stream_session.h"
@@ -176,6 +177,14 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
     return busy;
   }
   auto slot = std::make_shared<StreamSlot>(active_streams_);
+  // A stream opens an upstream socket: without descriptors to spare it would
+  // fail as if the model were unreachable. Tell the client to come back.
+  if (!HaveDescriptorHeadroom(kDescriptorsPerStream)) {
+    NoteDescriptorShortage(DescriptorShortage::kAdmission);
+    HttpResponse busy = JsonError(503, OutOfDescriptorsMessage() + "; retry shortly");
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  }
 
   auto events_param = request.query.find("events");
   StreamSettings settings;

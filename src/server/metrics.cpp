@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "core/descriptors.h"
+
 namespace flowrun {
 namespace {
 
@@ -97,6 +99,14 @@ std::string Metrics::Render(size_t open_streams) const {
   for (const auto& [status, count] : other_requests_) {
     out += "flowrun_other_requests_total{" + Label("status", std::to_string(status)) + "} " + std::to_string(count) + "\n";
   }
+  Header("flowrun_fd_exhausted_total", "counter",
+         "Streams refused with 503 (where=admission) or failed (where=upstream) because the process was out of file "
+         "descriptors.",
+         out);
+  out += "flowrun_fd_exhausted_total{where=\"admission\"} " +
+         std::to_string(DescriptorShortages(DescriptorShortage::kAdmission)) + "\n";
+  out += "flowrun_fd_exhausted_total{where=\"upstream\"} " +
+         std::to_string(DescriptorShortages(DescriptorShortage::kUpstream)) + "\n";
   Header("flowrun_open_streams", "gauge", "Streams currently open.", out);
   out += "flowrun_open_streams " + std::to_string(open_streams) + "\n";
   Header("flowrun_streams_total", "counter", "Finished streams by flow and outcome (done, error, client_gone).", out);

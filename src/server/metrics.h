@@ -1,5 +1,7 @@
 // Metrics: counters and histograms for GET /metrics, in the Prometheus
 // text exposition format. Thread-safe; recording takes one short lock.
+// flowrun_fd_exhausted_total is process-wide (core/descriptors.h): the
+// upstream side that counts it knows no Metrics object.
 #pragma once
 
 #include <map>

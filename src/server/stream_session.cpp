@@ -8,6 +8,10 @@ namespace flowrun {
 namespace {
 
 constexpr size_t kMaxPendingBytes = 64 * 1024;
+// What chunks may wait here for a lagging client before they go to the
+// writer regardless (whose own limit then ends the stream): a safety net for
+// a producer that ignores flow control; one that honours it stays far below.
+constexpr size_t kMaxHeldBytes = 4 * kMaxPendingBytes;
 
 }  // namespace
 
@@ -35,6 +39,16 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
     }
     return writable;
   };
+  // Chunks (and heartbeats) also wait here while the writer still keeps
+  // bytes the client has not taken, rather than piling onto them: the
+  // writer then never holds more than one flush, and what waits here is
+  // bounded because flow control has paused the upstream meanwhile. Other
+  // events are written at once (by the worker, which waits for the client).
+  auto flush_chunks = [&] {
+    if (!writer.Backlogged() || pending.size() > kMaxHeldBytes) return flush();
+    note_backlog();
+    return writable;
+  };
   // Runs while the model is quiet: sends what waits (for clients that give
   // no flush hints), keeps proxies from cutting an idle stream, and notices
   // a client that has gone without waiting for a token (unless an event
@@ -45,17 +59,18 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
     note_backlog();
     // The probe also runs between the tokens of one burst: flush only what
     // has waited a while (a model that never hints), not every token.
-    if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush();
+    if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush_chunks();
     if (writable && pending.empty() && Clock::now() - last_write >= settings.heartbeat) {
       pending = SseHeartbeat();
-      flush();
+      pending_since = Clock::now();
+      flush_chunks();
     }
     return writable && (cancel.hangup_watched() || writer.ClientConnected());
   });
   RunResult result = RunFlow(flow, input, [&](const Event& event) {
     switch (event.type) {
       case Event::Type::kFlush:
-        return flush();
+        return flush_chunks();
       case Event::Type::kStepBefore:
       case Event::Type::kStepAfter:
         if (!settings.all_events) return writable;
@@ -68,7 +83,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
         AppendSseEvent(event, next_id++, pending);
         // A long burst leaves in sends of this size rather than all at once,
         // so what is held in memory stays small.
-        if (pending.size() >= kMaxPendingBytes) return flush();
+        if (pending.size() >= kMaxPendingBytes) return flush_chunks();
         return writable;
       default:
         break;

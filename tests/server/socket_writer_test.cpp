@@ -4,6 +4,7 @@
 // what the loop kept first.
 #include "server/socket_writer.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/event_loop_thread.h"
 
@@ -21,6 +23,12 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+
+std::string Pattern(size_t size) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  return data;
+}
 
 class SocketWriterTest : public ::testing::Test {
  protected:
@@ -45,11 +53,7 @@ class SocketWriterTest : public ::testing::Test {
     }
     return received;
   }
-  static std::string Pattern(size_t size) {
-    std::string data(size, '\0');
-    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
-    return data;
-  }
+
   // Runs `body` on a thread marked as an event loop.
   static void OnLoop(const std::function<void()>& body) {
     std::thread loop([&] {
@@ -132,6 +136,70 @@ TEST_F(SocketWriterTest, AWorkerGivesUpOnAClientThatStopsReading) {
   const auto start = Clock::now();
   EXPECT_FALSE(writer.Write(data.data(), data.size()));
   EXPECT_GE(Clock::now() - start, milliseconds(100));
+}
+
+
+// A TCP connection on loopback: the kernel reports POLLOUT only once a third
+// of the send buffer is free, so a reader slower than that per write timeout
+// must still count as reading (it takes bytes all the time).
+class TcpSocketWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    socklen_t length = sizeof(address);
+    ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    ASSERT_EQ(listen(listener, 1), 0);
+    client_ = socket(AF_INET, SOCK_STREAM, 0);
+    int receive = 16 * 1024;
+    setsockopt(client_, SOL_SOCKET, SO_RCVBUF, &receive, sizeof(receive));
+    ASSERT_EQ(connect(client_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    server_ = accept(listener, nullptr, nullptr);
+    close(listener);
+    ASSERT_GE(server_, 0);
+    int send_buffer = 128 * 1024;  // the kernel doubles it; fixed, no autotuning
+    setsockopt(server_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof(send_buffer));
+  }
+  void TearDown() override {
+    if (server_ >= 0) close(server_);
+    if (client_ >= 0) close(client_);
+  }
+  // Reads `chunk` bytes every `every` until `bytes` arrived or the writer closed.
+  std::string ReadSlowly(size_t bytes, size_t chunk, milliseconds every) {
+    std::string received;
+    std::vector<char> buffer(chunk);
+    auto next = Clock::now();
+    while (received.size() < bytes) {
+      const ssize_t count = recv(client_, buffer.data(), buffer.size(), 0);
+      if (count <= 0) break;
+      received.append(buffer.data(), static_cast<size_t>(count));
+      next += every;
+      std::this_thread::sleep_until(next);
+    }
+    return received;
+  }
+
+  int server_ = -1;
+  int client_ = -1;
+};
+
+TEST_F(TcpSocketWriterTest, AWorkerWaitsForAClientThatReadsSlowlyButSteadily) {
+  // 100 KB/s: freeing a third of the 256 KiB send buffer takes ~850 ms,
+  // longer than the write timeout; yet the client takes bytes every 40 ms.
+  SocketWriter writer(server_, milliseconds(500), 1024 * 1024);
+  const std::string data = Pattern(512 * 1024);
+  std::string received;
+  std::thread reader([&] { received = ReadSlowly(data.size(), 4096, milliseconds(40)); });
+  const bool written = writer.Write(data.data(), data.size());
+  shutdown(server_, SHUT_WR);
+  reader.join();
+  EXPECT_TRUE(written) << "a client that kept reading was given up on";
+  EXPECT_EQ(received.size(), data.size());
+  EXPECT_TRUE(received == data) << "bytes arrived altered or out of order";
 }
 
 }  // namespace
