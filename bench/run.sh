@@ -13,6 +13,8 @@
 #   BENCH_B_CONCURRENCY ["100 1000 5000"]
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
+# Scenario e (slow clients: /healthz latency while 2000 connections drip header
+# bytes) runs on the default server after c; it has no direct side.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +31,7 @@ REPEAT=${BENCH_REPEAT:-1}
 B_CONCURRENCY=${BENCH_B_CONCURRENCY:-100 1000 5000}
 PROFILE=${BENCH_PROFILE:-0}
 
-for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$FLOWRUN"; do
+for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$TOOLS/slow_clients" "$FLOWRUN"; do
   [[ -x $tool ]] || { echo "bench: missing $tool (run 'make bench')" >&2; exit 2; }
 done
 
@@ -37,6 +39,9 @@ mkdir -p "$RESULTS"
 WORK=$(mktemp -d /tmp/flowrun-bench.XXXXXX)
 RUNS=$WORK/runs.jsonl
 : >"$RUNS"
+# Scenario e (slow clients) has no direct side: its lines go to their own file.
+SLOW_RESULTS=$RESULTS/slow_clients.jsonl
+: >"$SLOW_RESULTS"
 PIDS=()
 START_TS=$(date +%s)
 # Snapshot the binary: other builds may replace build/flowrun during the run.
@@ -220,6 +225,15 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
       forget_pid "$PERF_PID"
       PERF_PID=""
     fi
+    log "scenario e: GET /healthz while 2000 connections drip header bytes (one every 200 ms each)"
+    if "$TOOLS/slow_clients" --port "$FLOWRUN_PORT" --connections 2000 --requests 200 --drip-ms 200 \
+        --pid "$FLOWRUN_PID" >"$WORK/slow.out" 2>>"$WORK/load.log"; then
+      cat "$WORK/slow.out" >>"$SLOW_RESULTS"
+      sed 's/^/    /' "$WORK/slow.out" >&2
+    else
+      log "scenario e failed: $(cat "$WORK/slow.out")"
+      echo '{"label":"e:flowrun","failed":true}' >>"$SLOW_RESULTS"
+    fi
     stop_flowrun
   else
     failed "a:flowrun" "$FLOWRUN_ERROR"
@@ -256,4 +270,8 @@ cat >"$WORK/meta.json" <<EOF
              "b_concurrency":"$B_CONCURRENCY"}}
 EOF
 "$TOOLS/bench_report" "$WORK/meta.json" "$RUNS" "$RESULTS/latest.json"
-log "done in ${ELAPSED}s; results in bench/results/latest.json"
+if [[ -s $SLOW_RESULTS ]]; then
+  echo "scenario e: GET /healthz during a 2000-connection slowloris attack (target p99 < 50 ms, 0 failures):"
+  sed 's/^/  /' "$SLOW_RESULTS"
+fi
+log "done in ${ELAPSED}s; results in bench/results/latest.json and bench/results/slow_clients.jsonl"
