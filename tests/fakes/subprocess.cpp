@@ -52,6 +52,18 @@ int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 
 
 }  // namespace
 
+// Reads a finished child's captured stdout and stderr, then removes the files.
+static void CollectOutput(int out_fd, const char* out_path, int err_fd, const char* err_path, ProcessResult& result) {
+  lseek(out_fd, 0, SEEK_SET);
+  lseek(err_fd, 0, SEEK_SET);
+  result.out = ReadAll(out_fd);
+  result.err = ReadAll(err_fd);
+  close(out_fd);
+  close(err_fd);
+  unlink(out_path);
+  unlink(err_path);
+}
+
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::optional<std::string>>& env,
                          const std::string& stdin_text) {
@@ -69,14 +81,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
   waitpid(pid, &status, 0);
   ProcessResult result;
   result.exit_code = ExitCode(status);
-  lseek(out_fd, 0, SEEK_SET);
-  lseek(err_fd, 0, SEEK_SET);
-  result.out = ReadAll(out_fd);
-  result.err = ReadAll(err_fd);
-  close(out_fd);
-  close(err_fd);
-  unlink(out_path);
-  unlink(err_path);
+  CollectOutput(out_fd, out_path, err_fd, err_path, result);
   return result;
 }
 
@@ -108,14 +113,7 @@ ProcessResult RunProcessWithLimits(const std::vector<std::string>& argv, const P
   }
   result.exit_code = ExitCode(status);
   result.max_rss_kib = usage.ru_maxrss;
-  lseek(out_fd, 0, SEEK_SET);
-  lseek(err_fd, 0, SEEK_SET);
-  result.out = ReadAll(out_fd);
-  result.err = ReadAll(err_fd);
-  close(out_fd);
-  close(err_fd);
-  unlink(out_path);
-  unlink(err_path);
+  CollectOutput(out_fd, out_path, err_fd, err_path, result);
   return result;
 }
 
@@ -203,6 +201,15 @@ int ServeProcess::Stop(int signal_number, std::chrono::milliseconds timeout) {
   stopped_ = true;
   process_.Signal(signal_number);
   return process_.Wait(timeout);
+}
+
+std::string WriteMockFlow(const std::string& name, int delay_ms, int max_length) {
+  const std::string limit = max_length > 0 ? ", max_length: " + std::to_string(max_length) : "";
+  return WriteTempFile(name + ".yaml", "version: 1\nname: " + name + "\nendpoint: /" + name +
+                                           "\ninput:\n  message: {type: string, required: true" + limit +
+                                           "}\nsteps:\n  - type: append-message\n    content: \"{{ input.message }}\"\n"
+                                           "  - id: reply\n    type: llm-stream\n    provider: mock\n    mock_delay_ms: " +
+                                           std::to_string(delay_ms) + "\n");
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {

@@ -86,6 +86,10 @@ class ServeProcess {
   bool stopped_ = false;
 };
 
+// A flow `name` at POST /name: the message (at most `max_length`
+// characters when > 0) answered by the offline mock, `delay_ms` per token.
+std::string WriteMockFlow(const std::string& name, int delay_ms, int max_length = 0);
+
 // Writes `text` to a fresh file under the temp directory; returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& text);
 

@@ -22,20 +22,7 @@ using Clock = std::chrono::steady_clock;
 using testing::RawRequest;
 using testing::ServeProcess;
 
-std::string SlowFlow(int delay_ms) {
-  return testing::WriteTempFile("slow.yaml", R"(version: 1
-name: slow
-endpoint: /slow
-input:
-  message: {type: string, required: true, max_length: 20}
-steps:
-  - type: append-message
-    content: "{{ input.message }}"
-  - id: reply
-    type: llm-stream
-    provider: mock
-    mock_delay_ms: )" + std::to_string(delay_ms) + "\n");
-}
+std::string SlowFlow(int delay_ms) { return testing::WriteMockFlow("slow", delay_ms, 20); }
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();

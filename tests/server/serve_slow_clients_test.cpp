@@ -28,20 +28,7 @@ double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-std::string MockFlow(int delay_ms) {
-  return testing::WriteTempFile("mockflow.yaml", R"(version: 1
-name: mock
-endpoint: /mock
-input:
-  message: {type: string, required: true}
-steps:
-  - type: append-message
-    content: "{{ input.message }}"
-  - id: reply
-    type: llm-stream
-    provider: mock
-    mock_delay_ms: )" + std::to_string(delay_ms) + "\n");
-}
+std::string MockFlow(int delay_ms) { return testing::WriteMockFlow("mock", delay_ms); }
 
 // Opens `count` connections that each send the start of a request head.
 std::vector<int> OpenDrippers(int port, int count) {
