@@ -53,6 +53,11 @@ std::string ReadText(const std::string& path) {
 }
 
 TEST(ServeDescriptors, DoesNotStartWhenItsUpstreamLoopCannotStart) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check opens /proc/self/maps; with no descriptor left it
+  // reports valid objects as invalid and aborts (seen in make asan).
+  GTEST_SKIP() << "the sanitizer runtime itself needs free descriptors";
+#endif
   if (access(kPrlimit, X_OK) != 0) GTEST_SKIP() << "prlimit (util-linux) is not installed";
   KeepInheritedDescriptorsFromChildren();
   // 0-2 are stdio and 3 the reserve for descriptor checks: one is left,
@@ -67,6 +72,11 @@ TEST(ServeDescriptors, DoesNotStartWhenItsUpstreamLoopCannotStart) {
 }
 
 TEST(ServeDescriptors, AStreamWithoutDescriptorsToSpareGets503) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check opens /proc/self/maps; with no descriptor left it
+  // reports valid objects as invalid and aborts (seen in make asan).
+  GTEST_SKIP() << "the sanitizer runtime itself needs free descriptors";
+#endif
   if (access(kPrlimit, X_OK) != 0) GTEST_SKIP() << "prlimit (util-linux) is not installed";
   KeepInheritedDescriptorsFromChildren();
   testing::FakeOpenAiUpstream upstream;
