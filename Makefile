@@ -4,7 +4,7 @@ PORT ?= 3000
 FUZZ_RUNS ?= 50000
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test asan fuzz clean
+.PHONY: all deps build run test asan tsan fuzz clean
 
 all: build
 
@@ -24,6 +24,20 @@ test: build
 asan:
 	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DFLOWRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# ThreadSanitizer. Every process the tests start writes its reports to
+# build-tsan/tsan-reports (tests/CMakeLists.txt sets TSAN_OPTIONS, with
+# tests/tsan.supp); any report there fails the run, after it is printed.
+tsan:
+	@$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DFLOWRUN_TSAN=ON"
+	@rm -rf build-tsan/tsan-reports && mkdir -p build-tsan/tsan-reports
+	@ctest --test-dir build-tsan --output-on-failure -j2; status=$$?; \
+	  reports=$$(ls build-tsan/tsan-reports); \
+	  if [ -n "$$reports" ]; then \
+	    for report in $$reports; do echo "== build-tsan/tsan-reports/$$report"; cat build-tsan/tsan-reports/$$report; done; \
+	    echo "ThreadSanitizer: $$(echo $$reports | wc -w) process(es) reported, see above"; exit 1; \
+	  fi; \
+	  exit $$status
+
 # libFuzzer targets (fuzz/) built with clang, each run FUZZ_RUNS times over a copy of its corpus.
 fuzz:
 	@scripts/install-deps.sh fuzz
@@ -32,7 +46,7 @@ fuzz:
 	@fuzz/run-fuzzers.sh build-fuzz $(FUZZ_RUNS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Benchmark harness (bench/README.md): builds flowrun and the bench tools, runs
 # every scenario, prints the table and writes bench/results/latest.json.
