@@ -97,6 +97,10 @@ Status ConnectionLoop::Start(int listen_fd) {
 
 void ConnectionLoop::Stop() {
   if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    stopped_ = true;
+  }
   loop_.Stop();
   thread_.join();
   owned_.clear();
@@ -181,6 +185,15 @@ void ConnectionLoop::Adopt(int fd) {
 }
 
 void ConnectionLoop::Return(std::unique_ptr<ClientConnection> connection, bool keep_alive) {
+  // Posted under the lock, so Stop() (which sets stopped_ under it, then
+  // lets the loop run what was posted) never strands a connection; after
+  // Stop() it is closed here instead.
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  if (stopped_) {
+    --in_requests_;
+    --open_;
+    return;  // the destructor closes the socket
+  }
   ClientConnection* raw = connection.release();
   loop_.Post([this, raw, keep_alive] {
     std::unique_ptr<ClientConnection> owner(raw);

@@ -17,6 +17,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -164,6 +165,8 @@ class ConnectionLoop {
   BodyBudget budget_;
   std::atomic<size_t> open_{0};
   std::atomic<size_t> in_requests_{0};
+  std::mutex stop_mutex_;
+  bool stopped_ = false;  // guarded by stop_mutex_: Return() after Stop() closes at once
 };
 
 }  // namespace flowrun

@@ -284,8 +284,9 @@ void HttpServer::Shutdown(std::chrono::milliseconds drain) {
       LogWarn(std::to_string(front.in_requests()) + " request(s) still being answered; stopping anyway");
     }
   }
-  front.Stop();
+  // Workers still answering hand their connections back to a running loop.
   impl_->pool->shutdown();
+  front.Stop();
 }
 
 }  // namespace flowrun

@@ -9,7 +9,7 @@ namespace flowrun {
 namespace {
 
 struct Scanned {
-  HeadScanner::Result result;
+  HeadScanner::Result result = HeadScanner::Result::kNeedMore;
   int status = 0;
   std::string message;
   RequestHead head;
@@ -25,7 +25,8 @@ Scanned Scan(const std::string& bytes, size_t step = 0, HeadLimits limits = {}) 
     result = scanner.Scan(std::string_view(bytes).substr(0, end));
     if (result != HeadScanner::Result::kNeedMore || end == bytes.size()) break;
   }
-  Scanned scanned{result};
+  Scanned scanned;
+  scanned.result = result;
   if (result == HeadScanner::Result::kRefused) {
     scanned.status = scanner.refusal().status;
     scanned.message = scanner.refusal().message;
@@ -156,7 +157,7 @@ TEST(RequestHead, ExpectContinueOnlyWithABody) {
 }
 
 struct Decoded {
-  BodyDecoder::Result result;
+  BodyDecoder::Result result = BodyDecoder::Result::kNeedMore;
   std::string body;
   size_t consumed = 0;
   int status = 0;
@@ -167,7 +168,8 @@ Decoded Decode(const std::string& head_text, const std::string& bytes, size_t st
   Scanned scanned = Scan(head_text);
   EXPECT_EQ(scanned.result, HeadScanner::Result::kComplete) << head_text;
   BodyDecoder decoder(scanned.head, max_body);
-  Decoded decoded{BodyDecoder::Result::kNeedMore};
+  Decoded decoded;
+  decoded.result = BodyDecoder::Result::kNeedMore;
   if (step == 0) step = std::max<size_t>(1, bytes.size());
   std::string pending;
   for (size_t at = 0; at < bytes.size() && decoded.result == BodyDecoder::Result::kNeedMore; at += step) {
