@@ -297,6 +297,17 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   }
   catalog.Commit();
 
+  // Signals go to sigwait below, not to whichever thread they hit: block
+  // them before any thread starts (threads inherit the mask), else a
+  // SIGTERM can land on an upstream loop and kill the process at once.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   // Every stream holds a client socket and an upstream socket.
   RaiseFileLimit();
   PrepareDescriptorChecks();
@@ -307,14 +318,6 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
     return 1;
   }
 
-  // Signals go to sigwait below, not to whichever thread they hit.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   HttpServer server(service, settings.server);
   if (Status status = server.Start(); !status.ok()) {
