@@ -170,26 +170,15 @@ struct HttpServer::Impl {
         });
   }
 
-  // The front end has read the whole body already (and bounded it, also
-  // for chunked uploads); this reads it from memory.
+  // The front end has read the whole body already, and bounded it by
+  // --max-body (also for chunked uploads); this reads it from memory.
   void ServeWithBody(const httplib::Request& request, httplib::Response& response,
                      const httplib::ContentReader& reader) {
-    const size_t limit = service->options().max_body_bytes;
     std::string body;
-    bool too_large = false;
     reader([&](const char* data, size_t length) {
-      if (body.size() + length > limit) {
-        too_large = true;
-        return false;
-      }
       body.append(data, length);
       return true;
     });
-    if (too_large) {
-      SetError(response, JsonError(413, "request body is over the limit of " + std::to_string(limit) + " bytes"));
-      response.set_header("Connection", "close");
-      return;
-    }
     Serve(request, response, std::move(body));
   }
 
