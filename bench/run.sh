@@ -11,6 +11,7 @@
 #   BENCH_A_COUNT [2000]   sequential streams per side for scenario a
 #   BENCH_REPEAT [1]       run every scenario this many times (spread in the table)
 #   BENCH_B_CONCURRENCY ["100 1000 5000"]
+#   BENCH_SCENARIOS ["a c e b"]  which scenarios run (e.g. "b" for scenario b alone)
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
 # Scenario e (slow clients: /healthz latency while 2000 connections drip header
@@ -30,6 +31,8 @@ A_COUNT=${BENCH_A_COUNT:-2000}
 REPEAT=${BENCH_REPEAT:-1}
 B_CONCURRENCY=${BENCH_B_CONCURRENCY:-100 1000 5000}
 PROFILE=${BENCH_PROFILE:-0}
+SCENARIOS=" ${BENCH_SCENARIOS:-a c e b} "
+wants() { [[ $SCENARIOS == *" $1 "* ]]; }
 
 for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$TOOLS/slow_clients" "$FLOWRUN"; do
   [[ -x $tool ]] || { echo "bench: missing $tool (run 'make bench')" >&2; exit 2; }
@@ -200,7 +203,10 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
   log "=== repeat $rep of $REPEAT ==="
 
   # Default serve options: idle RSS, scenario a (C=1) and c (C=50).
-  if start_flowrun default; then
+  if ! wants a && ! wants c && ! wants e; then
+    :
+  elif start_flowrun default; then
+    if wants a; then
     log "scenario a: C=1, 20-token burst, $A_COUNT sequential streams"
     # Warm-up (not recorded): connections, curl handles, page faults.
     warm "$MOCK_URL" openai "$(DIRECT_BODY 20x0)"
@@ -208,7 +214,9 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     load "a:direct" "$MOCK_URL" openai "$(DIRECT_BODY 20x0)" -c 1 --count "$A_COUNT" --max-time 60 --expect-tokens 20
     load "a:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/burst20" flowrun "$FLOW_BODY" -c 1 --count "$A_COUNT" \
       --max-time 60 --expect-tokens 20
+    fi
 
+    if wants c; then
     log "scenario c: C=50, 200-token burst, ${C_DURATION}s per side"
     load "c:direct" "$MOCK_URL" openai "$(DIRECT_BODY 200x0)" -c 50 --duration "$C_DURATION" --warmup 2 \
       --expect-tokens 200
@@ -225,6 +233,8 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
       forget_pid "$PERF_PID"
       PERF_PID=""
     fi
+    fi
+    if wants e; then
     log "scenario e: GET /healthz while 2000 connections drip header bytes (one every 200 ms each)"
     if "$TOOLS/slow_clients" --port "$FLOWRUN_PORT" --connections 2000 --requests 200 --drip-ms 200 \
         --pid "$FLOWRUN_PID" >"$WORK/slow.out" 2>>"$WORK/load.log"; then
@@ -234,6 +244,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
       log "scenario e failed: $(cat "$WORK/slow.out")"
       echo '{"label":"e:flowrun","failed":true}' >>"$SLOW_RESULTS"
     fi
+    fi
     stop_flowrun
   else
     failed "a:flowrun" "$FLOWRUN_ERROR"
@@ -242,6 +253,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 
   # Scenario b: 50 tokens x 20 ms at each C; flowrun needs a thread per stream.
   for C in $B_CONCURRENCY; do
+    wants b || break
     threads=$((C + C / 10 + 16))
     max_streams=$((C + C / 20 + 8))
     log "scenario b: C=$C, 50 tokens x 20 ms, ${B_DURATION}s per side (flowrun --threads $threads --max-streams $max_streams)"
