@@ -1,6 +1,8 @@
 // LlmClient: the seam between flows and language models. A provider streams
-// a chat completion as text deltas. Implementations must be thread-safe:
-// one client object serves many concurrent runs.
+// a chat completion as text deltas, either on a run's event loop without
+// blocking it (StreamAsync, what runs use) or blocking the calling thread
+// (Stream). Implementations must be thread-safe: one client object serves
+// many concurrent runs, on several loops.
 #pragma once
 
 #include <functional>
@@ -9,8 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancel_scope.h"
 #include "core/cancellation.h"
+#include "core/event_loop.h"
+#include "core/flow_control.h"
 #include "core/status.h"
+#include "core/task.h"
 
 namespace flowrun {
 
@@ -56,6 +62,15 @@ struct StreamStats {
   StreamFault fault = StreamFault::kNone;
 };
 
+// What an asynchronous model call runs with besides the request. All of it
+// belongs to the loop thread the call runs on, and outlives the call.
+struct StreamContext {
+  EventLoop& loop;
+  CancelScope& scope;           // cancelling it ends the call promptly (the transfer is aborted)
+  FlowControl* flow = nullptr;  // the consumer's backlog: pause reading while it is set (may be null)
+  StreamStats* stats = nullptr; // filled when not null
+};
+
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
@@ -78,6 +93,23 @@ class LlmClient {
       stats->fault = status.ok() ? StreamFault::kNone : StreamFault::kOther;
     }
     return status;
+  }
+
+  // Streams one completion on `context.loop`: deltas reach `on_delta` on
+  // that loop and the task resumes there; the result is as for Stream.
+  // `request` must outlive the task. This default runs the blocking
+  // StreamWithStats inline, which holds the loop for the whole call: right
+  // for test fakes and simple custom providers, not for real ones (mock and
+  // openai override it).
+  virtual Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) {
+    Cancellation cancel;
+    if (context.scope.cancelled()) cancel.Cancel(context.scope.reason());
+    const CancelScope::CallbackId bridge = context.scope.OnCancel([&cancel, &context] {
+      cancel.Cancel(context.scope.reason());
+    });
+    Status status = StreamWithStats(request, on_delta, cancel, context.stats);
+    context.scope.RemoveCallback(bridge);
+    co_return status;
   }
 
   // Human-readable description for start-up logs, e.g.

@@ -1,6 +1,9 @@
 // Step: one unit of work in a flow. A Step object is built once when a flow
-// is loaded and then shared, read-only, by every concurrent run: Run() must
-// not modify the Step, only the per-run state it is handed.
+// is loaded and then shared, read-only, by every concurrent run (on several
+// loop threads): Run() must not modify the Step, only the per-run state it
+// is handed. A step is either synchronous (override Run: it completes at
+// once, on the run's loop, so it must not block) or suspendable (override
+// RunAsync: a task the run's loop resumes, e.g. after a model's tokens).
 #pragma once
 
 #include <functional>
@@ -9,8 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cancel_scope.h"
 #include "core/cancellation.h"
+#include "core/event_loop.h"
+#include "core/flow_control.h"
 #include "core/status.h"
+#include "core/task.h"
 
 namespace flowrun {
 
@@ -29,12 +36,20 @@ struct StepContext {
   // An empty text sends nothing but tells the consumer to flush what it holds.
   std::function<bool(std::string_view text)> emit_chunk;
   RunCounters& counters;
+  // The loop the run is pinned to, the step's cancel scope (a child of the
+  // run's), and the consumer's backlog. Set by the runner.
+  EventLoop* loop = nullptr;
+  CancelScope* scope = nullptr;
+  FlowControl* flow = nullptr;
 };
 
 class Step {
  public:
   virtual ~Step() = default;
-  virtual Status Run(StepContext& context) const = 0;
+  // A synchronous step overrides this.
+  virtual Status Run(StepContext& /*context*/) const { return Status::Error("this step cannot run synchronously"); }
+  // A suspendable step overrides this; the default runs Run() and completes at once.
+  virtual Task<Status> RunAsync(StepContext& context) const { co_return Run(context); }
   // One line for start-up logs (e.g. which model provider it uses); may be empty.
   virtual std::string Describe() const { return ""; }
 };
