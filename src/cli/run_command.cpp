@@ -87,10 +87,10 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
   bool wrote_text = false;
   char last_char = '\n';
   Cancellation cancel;
-  RunResult result = RunFlow(flow, *input, [&](const Event& event) {
-    if (event.type == Event::Type::kFlush) {
-      std::cout.flush();  // the model has nothing more ready: show what came
-    } else if (events) {
+  RunResult result = RunFlow(
+      flow, *input,
+      [&](const Event& event) {
+    if (events) {
       std::cout << DumpJson(EventToJson(event)) << std::endl;
     } else if (event.type == Event::Type::kChunk && !event.text.empty()) {
       std::cout << event.text;
@@ -98,7 +98,8 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
       last_char = event.text.back();
     }
     return static_cast<bool>(std::cout);
-  }, cancel);
+      },
+      cancel, [] { std::cout.flush(); });  // the model has nothing more ready: show what came
   if (wrote_text && last_char != '\n') std::cout << std::endl;
   if (!result.ok) {
     std::cerr << "flowrun run: error in step '" << result.error_step << "': " << result.error << "\n";

@@ -14,6 +14,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace flowrun {
@@ -133,7 +134,8 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 // suspension and returns; `on_done` gets the result (or the exception)
 // when it finishes, wherever that is. The frame frees itself.
 template <typename T>
-void StartTask(Task<T> task, std::function<void(std::optional<T> value, std::exception_ptr error)> on_done) {
+void StartTask(Task<T> task,
+               std::type_identity_t<std::function<void(std::optional<T> value, std::exception_ptr error)>> on_done) {
   auto handle = task.Release();
   auto& promise = handle.promise();
   promise.on_root_done = [&promise, on_done = std::move(on_done)] {

@@ -15,8 +15,6 @@ const char* EventName(Event::Type type) {
       return "error";
     case Event::Type::kDone:
       return "done";
-    case Event::Type::kFlush:
-      return "flush";
   }
   return "unknown";
 }
@@ -35,7 +33,6 @@ nlohmann::json EventData(const Event& event) {
               {"index", event.index},
               {"duration_ms", event.duration_ms}};
     case Event::Type::kDone:
-    case Event::Type::kFlush:
       return nullptr;
   }
   return nullptr;

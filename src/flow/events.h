@@ -9,9 +9,7 @@
 namespace flowrun {
 
 struct Event {
-  // kFlush is a hint, not part of the stream: nothing more is ready right
-  // now, so a consumer that batches chunks should send what it holds.
-  enum class Type { kStepBefore, kStepAfter, kChunk, kError, kDone, kFlush };
+  enum class Type { kStepBefore, kStepAfter, kChunk, kError, kDone };
 
   Type type = Type::kDone;
   std::string step;       // step id (empty for done, or an error outside any step)

@@ -1,10 +1,15 @@
-// Sequential execution of a flow's steps with event emission.
+// The run interpreter (runner.h): steps in order, each awaited on the run's
+// loop, with a cancel scope per step below the run's.
 #include "flow/runner.h"
 
 #include <chrono>
+#include <optional>
 
 namespace flowrun {
 namespace {
+
+// How often the blocking RunFlow looks at a Cancellation set by another thread.
+constexpr std::chrono::milliseconds kCancelPoll{20};
 
 nlohmann::json InitialState(const nlohmann::json& input) {
   nlohmann::json state = nlohmann::json::object();
@@ -25,14 +30,25 @@ Event StepEvent(Event::Type type, const FlowStep& step, size_t index, std::strin
   return event;
 }
 
+// Runs one step, turning an exception from a (custom) step into an error.
+Task<Status> RunStep(const Step& step, StepContext& context) {
+  Status status;
+  try {
+    status = co_await step.RunAsync(context);
+  } catch (const std::exception& error) {
+    status = Status::Error(std::string("internal error in step: ") + error.what());
+  }
+  co_return status;
+}
+
 }  // namespace
 
-RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink,
-                  Cancellation& cancel) {
+Task<RunResult> RunFlowAsync(const Flow& flow, nlohmann::json input, EventSink sink, RunEnvironment env) {
   RunResult result;
   result.state = InitialState(input);
+  CancelScope& run_scope = env.scope;
   auto emit = [&](const Event& event) {
-    if (!sink(event)) cancel.Cancel("client disconnected");
+    if (!sink(event)) run_scope.Cancel("client disconnected");
   };
   auto fail = [&](const FlowStep& step, size_t index, std::string message) {
     result.error = std::move(message);
@@ -42,36 +58,38 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
 
   for (size_t i = 0; i < flow.steps.size() && result.error_step.empty(); ++i) {
     const FlowStep& flow_step = flow.steps[i];
-    if (cancel.IsCancelled()) {
-      fail(flow_step, i, cancel.Reason());
+    if (run_scope.cancelled()) {
+      fail(flow_step, i, run_scope.reason());
       break;
     }
     emit(StepEvent(Event::Type::kStepBefore, flow_step, i));
     auto started = std::chrono::steady_clock::now();
     // Built once per step and reused for every token: no allocations per chunk.
     Event chunk = StepEvent(Event::Type::kChunk, flow_step, i);
-    const Event flush = StepEvent(Event::Type::kFlush, flow_step, i);
-    StepContext context{flow_step.id, result.state, cancel, [&](std::string_view text) {
+    CancelScope step_scope(run_scope);
+    // The legacy token for synchronous steps and providers: set when the step's scope is.
+    Cancellation own_cancel;
+    Cancellation& step_cancel = env.cancel != nullptr ? *env.cancel : own_cancel;
+    step_scope.OnCancel([&step_cancel, &step_scope] { step_cancel.Cancel(step_scope.reason()); });
+    StepContext context{flow_step.id, result.state, step_cancel,
+                        [&](std::string_view text) {
                           if (text.empty()) {
-                            emit(flush);
+                            if (env.flush) env.flush();
                           } else {
                             chunk.text.assign(text);
                             emit(chunk);
                           }
-                          // The model client runs the full check (probe) itself.
-                          return !cancel.cancelled();
+                          return !step_scope.cancelled();
                         },
                         result.counters};
-    Status status;
-    try {
-      status = flow_step.step->Run(context);
-    } catch (const std::exception& error) {
-      // A bug in a (custom) step must still end the stream with error + done.
-      status = Status::Error(std::string("internal error in step: ") + error.what());
-    }
+    context.loop = &env.loop;
+    context.scope = &step_scope;
+    context.flow = env.flow;
+    Status status = co_await RunStep(*flow_step.step, context);
     if (!status.ok()) {
       // A step stopped by cancellation reports why the run was cancelled.
-      fail(flow_step, i, cancel.IsCancelled() ? cancel.Reason() : status.message());
+      if (!step_scope.cancelled() && step_cancel.IsCancelled()) run_scope.Cancel(step_cancel.Reason());
+      fail(flow_step, i, step_scope.cancelled() ? step_scope.reason() : status.message());
       break;
     }
     Event after = StepEvent(Event::Type::kStepAfter, flow_step, i);
@@ -83,7 +101,39 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
   Event done;
   done.ok = result.ok;
   emit(done);
-  return result;
+  co_return result;
+}
+
+RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink, Cancellation& cancel,
+                  const FlushHint& flush) {
+  EventLoop loop;
+  CancelScope scope;
+  if (Status status = loop.Init(); !status.ok()) {
+    // Without a loop nothing can wait; the run still ends with error + done.
+    scope.Cancel("cannot start the run's event loop: " + status.message());
+  }
+  if (cancel.cancelled()) scope.Cancel(cancel.Reason());
+  std::optional<RunResult> result;
+  std::exception_ptr failure;
+  bool finished = false;
+  StartTask(RunFlowAsync(flow, input, sink, RunEnvironment{loop, scope, nullptr, flush, &cancel}),
+            [&](std::optional<RunResult> value, std::exception_ptr error) {
+              result = std::move(value);
+              failure = error;
+              finished = true;
+              loop.Stop();
+            });
+  if (!finished) {
+    // Another thread may cancel: look every kCancelPoll (the probe, when set, runs too).
+    std::function<void()> poll = [&] {
+      if (cancel.IsCancelled()) scope.Cancel(cancel.Reason());
+      if (!finished) loop.After(kCancelPoll, poll);
+    };
+    loop.After(kCancelPoll, poll);
+    loop.Run();
+  }
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*result);
 }
 
 }  // namespace flowrun

@@ -1,6 +1,9 @@
-// The runner: executes a flow's steps in order over a fresh per-run state
-// and reports progress as events. Thread-safe: runs share only the
-// immutable Flow.
+// The runner: an interpreter that executes a flow's steps over a fresh
+// per-run state and reports progress as events. A run is a task pinned to
+// one event loop: its state lives in the task's frame on the heap, and a
+// step that waits (a model's tokens, a timer) suspends it without holding a
+// thread. Runs share only the immutable Flow, so any number run at once, on
+// any number of loops; one run belongs to one loop thread.
 #pragma once
 
 #include <functional>
@@ -8,7 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cancel_scope.h"
 #include "core/cancellation.h"
+#include "core/event_loop.h"
+#include "core/flow_control.h"
+#include "core/task.h"
 #include "flow/events.h"
 #include "flow/flow.h"
 
@@ -18,6 +25,11 @@ namespace flowrun {
 // the run is then cancelled (its model transfer aborted) and ends quickly.
 using EventSink = std::function<bool(const Event& event)>;
 
+// Called when a step's producer has nothing more ready for now (a model
+// handed over a burst of tokens): a consumer that batches chunks should
+// send what it holds. Not an event: it carries nothing of the run.
+using FlushHint = std::function<void()>;
+
 struct RunResult {
   bool ok = false;
   std::string error;      // the failing step's message
@@ -26,9 +38,25 @@ struct RunResult {
   RunCounters counters;
 };
 
+// Where a run executes. All of it belongs to the loop's thread and outlives the run.
+struct RunEnvironment {
+  EventLoop& loop;
+  CancelScope& scope;           // the run's scope: cancelling it ends the run, its reason the error
+  FlowControl* flow = nullptr;  // the consumer's backlog, handed to steps (may be null)
+  FlushHint flush;              // may be empty
+  // The token synchronous steps and providers see (StepContext::cancel):
+  // the blocking RunFlow passes its caller's; null: a fresh one per step,
+  // cancelled with the step's scope.
+  Cancellation* cancel = nullptr;
+};
+
 // `input` must already be validated by flow.input. `done` is always the last
 // event, also after an error or cancellation.
-RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink,
-                  Cancellation& cancel);
+Task<RunResult> RunFlowAsync(const Flow& flow, nlohmann::json input, EventSink sink, RunEnvironment env);
+
+// The same run, driven to its end on an event loop of the calling thread
+// (`flowrun run`, tests). `cancel` may be cancelled from any thread.
+RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink, Cancellation& cancel,
+                  const FlushHint& flush = nullptr);
 
 }  // namespace flowrun

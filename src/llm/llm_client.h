@@ -69,6 +69,10 @@ struct StreamContext {
   CancelScope& scope;           // cancelling it ends the call promptly (the transfer is aborted)
   FlowControl* flow = nullptr;  // the consumer's backlog: pause reading while it is set (may be null)
   StreamStats* stats = nullptr; // filled when not null
+  // For the blocking fallback of StreamAsync: the caller's token, when it
+  // has one (it may carry a probe or a hang-up socket); else one bridged
+  // from `scope`.
+  const Cancellation* cancel = nullptr;
 };
 
 class LlmClient {
@@ -102,12 +106,13 @@ class LlmClient {
   // for test fakes and simple custom providers, not for real ones (mock and
   // openai override it).
   virtual Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) {
-    Cancellation cancel;
-    if (context.scope.cancelled()) cancel.Cancel(context.scope.reason());
-    const CancelScope::CallbackId bridge = context.scope.OnCancel([&cancel, &context] {
-      cancel.Cancel(context.scope.reason());
+    Cancellation own;
+    if (context.scope.cancelled()) own.Cancel(context.scope.reason());
+    const CancelScope::CallbackId bridge = context.scope.OnCancel([&own, &context] {
+      own.Cancel(context.scope.reason());
     });
-    Status status = StreamWithStats(request, on_delta, cancel, context.stats);
+    Status status = StreamWithStats(request, on_delta, context.cancel != nullptr ? *context.cancel : own,
+                                    context.stats);
     context.scope.RemoveCallback(bridge);
     co_return status;
   }

@@ -1,10 +1,15 @@
 // MockClient: the offline provider. Echoes the last user message in a fixed
 // sentence, streamed word by word, so flows can be tried without a model.
+// On a run's loop (StreamAsync) the per-token delay is a timer, so paced
+// mock streams cost no thread; the blocking Stream sleeps its caller.
 #include "llm/mock_client.h"
 
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
+
+#include "core/loop_awaitables.h"
 
 namespace flowrun {
 namespace {
@@ -32,32 +37,69 @@ bool SleepUnlessCancelled(int delay_ms, const Cancellation& cancel) {
   }
 }
 
+std::string Reply(const ChatRequest& request) {
+  return "You said: \"" + LastUserMessage(request) +
+         "\". This is flowrun's mock model; set OPENAI_API_KEY or "
+         "OPENAI_BASE_URL to use a real one.";
+}
+
+// Each token is a word with the whitespace before it, like real models.
+std::vector<std::string_view> Tokens(std::string_view reply) {
+  std::vector<std::string_view> tokens;
+  std::size_t start = 0;
+  while (start < reply.size()) {
+    std::size_t end = start;
+    while (end < reply.size() && IsSpace(reply[end])) ++end;
+    while (end < reply.size() && !IsSpace(reply[end])) ++end;
+    tokens.push_back(reply.substr(start, end - start));
+    start = end;
+  }
+  return tokens;
+}
+
 class MockClient : public LlmClient {
  public:
   explicit MockClient(MockConfig config) : config_(config) {}
 
   Status Stream(const ChatRequest& request, const DeltaCallback& on_delta,
                 const Cancellation& cancel) override {
-    const std::string reply = "You said: \"" + LastUserMessage(request) +
-                              "\". This is flowrun's mock model; set OPENAI_API_KEY or "
-                              "OPENAI_BASE_URL to use a real one.";
-    // Each token is a word with the whitespace before it, like real models.
-    std::size_t start = 0;
-    while (start < reply.size()) {
-      std::size_t end = start;
-      while (end < reply.size() && IsSpace(reply[end])) ++end;
-      while (end < reply.size() && !IsSpace(reply[end])) ++end;
+    const std::string reply = Reply(request);
+    for (std::string_view token : Tokens(reply)) {
       if (config_.delay_ms > 0 && !SleepUnlessCancelled(config_.delay_ms, cancel)) {
         return Status::Error("cancelled");
       }
       if (cancel.IsCancelled()) return Status::Error("cancelled");
-      if (!on_delta(std::string_view(reply).substr(start, end - start))) return Status::Error("cancelled");
+      if (!on_delta(token)) return Status::Error("cancelled");
       // A paced token goes out on its own; unpaced ones go out together.
       if (config_.delay_ms > 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
-      start = end;
     }
     if (config_.delay_ms == 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
     return Status::Ok();
+  }
+
+  Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) override {
+    if (context.stats != nullptr) {
+      *context.stats = StreamStats();
+      context.stats->attempts = 1;
+    }
+    const std::string reply = Reply(request);
+    const std::vector<std::string_view> tokens = Tokens(reply);
+    const std::chrono::milliseconds delay(config_.delay_ms);
+    for (std::string_view token : tokens) {
+      if (delay.count() > 0) {
+        const bool slept = co_await Sleep(context.loop, delay, &context.scope);
+        if (!slept) co_return Cancelled(context);
+      }
+      if (context.scope.cancelled() || !on_delta(token)) co_return Cancelled(context);
+      if (delay.count() > 0 && !on_delta(std::string_view())) co_return Cancelled(context);
+    }
+    if (delay.count() == 0 && !on_delta(std::string_view())) co_return Cancelled(context);
+    co_return Status::Ok();
+  }
+
+  static Status Cancelled(StreamContext& context) {
+    if (context.stats != nullptr) context.stats->fault = StreamFault::kCancelled;
+    return Status::Error("cancelled");
   }
 
   std::string Describe() const override {

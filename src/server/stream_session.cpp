@@ -69,8 +69,6 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   });
   RunResult result = RunFlow(flow, input, [&](const Event& event) {
     switch (event.type) {
-      case Event::Type::kFlush:
-        return flush_chunks();
       case Event::Type::kStepBefore:
       case Event::Type::kStepAfter:
         if (!settings.all_events) return writable;
@@ -90,7 +88,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
     }
     AppendSseEvent(event, next_id++, pending);
     return flush();
-  }, cancel);
+  }, cancel, [&] { flush_chunks(); });
   cancel.SetProbe(nullptr);
   cancel.SetHangupSocket(-1);
   outcome.ok = result.ok && writable;

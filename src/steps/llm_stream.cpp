@@ -22,8 +22,35 @@ class LlmStreamStep : public Step {
         max_reply_bytes_(max_reply_bytes),
         description_(std::move(description)) {}
 
-  Status Run(StepContext& context) const override {
-    ChatRequest request = request_template_;
+  // Suspends the run while the model streams: deltas arrive on the run's loop.
+  Task<Status> RunAsync(StepContext& context) const override {
+    ChatRequest request;
+    if (Status built = BuildRequest(context, &request); !built.ok()) co_return built;
+    std::string reply;
+    StreamStats stats;
+    bool over_limit = false;
+    // Built before the co_await, not inside its expression (GCC 12).
+    DeltaCallback on_delta = [&](std::string_view text) {
+      // Refusing a delta stops the client, which aborts its transfer
+      // (the path a client hang-up takes), so memory stays bounded.
+      if (over_limit || text.size() > max_reply_bytes_ - reply.size()) {
+        over_limit = true;
+        return false;
+      }
+      reply.append(text);  // an empty text is the client's flush hint; emit_chunk passes it on
+      return context.emit_chunk(text);
+    };
+    StreamContext stream{*context.loop, *context.scope, context.flow, &stats, &context.cancel};
+    Status streamed = co_await client_->StreamAsync(request, std::move(on_delta), stream);
+    co_return Finish(context, std::move(streamed), stats, over_limit, std::move(reply));
+  }
+
+  std::string Describe() const override { return description_; }
+
+ private:
+  Status BuildRequest(StepContext& context, ChatRequest* out) const {
+    ChatRequest& request = *out;
+    request = request_template_;
     if (system_) {
       std::string system_text;
       Status rendered = system_->Render(context.state, &system_text);
@@ -39,22 +66,11 @@ class LlmStreamStep : public Step {
         }
       }
     }
-    std::string reply;
-    StreamStats stats;
-    bool over_limit = false;
-    Status streamed = client_->StreamWithStats(
-        request,
-        [&](std::string_view text) {
-          // Refusing a delta stops the client, which aborts its transfer
-          // (the path a client hang-up takes), so memory stays bounded.
-          if (over_limit || text.size() > max_reply_bytes_ - reply.size()) {
-            over_limit = true;
-            return false;
-          }
-          reply.append(text);  // an empty text is the client's flush hint; emit_chunk passes it on
-          return context.emit_chunk(text);
-        },
-        context.cancel, &stats);
+    return Status::Ok();
+  }
+
+  Status Finish(StepContext& context, Status streamed, const StreamStats& stats, bool over_limit,
+                std::string reply) const {
     context.counters.upstream_retries += stats.retries;
     if (over_limit) {
       streamed = Status::Error("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");
@@ -66,9 +82,6 @@ class LlmStreamStep : public Step {
     return streamed;
   }
 
-  std::string Describe() const override { return description_; }
-
- private:
   std::shared_ptr<LlmClient> client_;
   ChatRequest request_template_;
   std::optional<Template> system_;

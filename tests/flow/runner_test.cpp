@@ -46,7 +46,6 @@ std::vector<std::string> Trace(const Flow& flow, const nlohmann::json& input, Ru
   std::vector<std::string> trace;
   Cancellation cancel;
   RunResult run = RunFlow(flow, input, [&](const Event& event) {
-    if (event.type == Event::Type::kFlush) return true;  // hints; see FlushHintsFromTheModelBecomeFlushEvents
     trace.push_back(std::string(EventName(event.type)) + (event.step.empty() ? "" : " " + event.step) +
                     (event.text.empty() ? "" : " " + event.text));
     return stop_after < 0 || static_cast<int>(trace.size()) < stop_after;
@@ -145,15 +144,17 @@ TEST(Runner, AStepThatThrowsStillEndsWithErrorThenDone) {
 namespace flowrun {
 namespace {
 
-TEST(Runner, FlushHintsFromTheModelBecomeFlushEvents) {
+TEST(Runner, FlushHintsFromTheModelReachTheFlushCallback) {
   Fixture fixture;
   std::string pattern;
   Cancellation cancel;
-  RunFlow(*fixture.flow, {{"message", "hi"}, {"history", nlohmann::json::array()}}, [&](const Event& event) {
-    if (event.type == Event::Type::kChunk) pattern += "c";
-    if (event.type == Event::Type::kFlush) pattern += "F";
-    return true;
-  }, cancel);
+  RunFlow(
+      *fixture.flow, {{"message", "hi"}, {"history", nlohmann::json::array()}},
+      [&](const Event& event) {
+        if (event.type == Event::Type::kChunk) pattern += "c";
+        return true;
+      },
+      cancel, [&] { pattern += "F"; });
   EXPECT_EQ(pattern, "cFcFcF");  // the fake model flushes after every delta
 }
 
