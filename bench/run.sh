@@ -11,11 +11,15 @@
 #   BENCH_A_COUNT [2000]   sequential streams per side for scenario a
 #   BENCH_REPEAT [1]       run every scenario this many times (spread in the table)
 #   BENCH_B_CONCURRENCY ["100 1000 5000"]
-#   BENCH_SCENARIOS ["a c e b"]  which scenarios run (e.g. "b" for scenario b alone)
+#   BENCH_F_DURATION [30]  seconds per side for scenario f (C=8000, 20 tokens x 250 ms)
+#   BENCH_G_DURATION [15]  seconds for scenario g (C=5000 on the mock provider)
+#   BENCH_SCENARIOS ["a c e b f g"]  which scenarios run (e.g. "f" for scenario f alone)
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
 # Scenario e (slow clients: /healthz latency while 2000 connections drip header
 # bytes) runs on the default server after c; it has no direct side.
+# Scenarios f and g each get a flowrun with default serve flags (no --threads,
+# no --max-streams); g (flowrun's own `mock` provider) has no direct side.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -30,8 +34,10 @@ C_DURATION=${BENCH_C_DURATION:-10}
 A_COUNT=${BENCH_A_COUNT:-2000}
 REPEAT=${BENCH_REPEAT:-1}
 B_CONCURRENCY=${BENCH_B_CONCURRENCY:-100 1000 5000}
+F_DURATION=${BENCH_F_DURATION:-30}
+G_DURATION=${BENCH_G_DURATION:-15}
 PROFILE=${BENCH_PROFILE:-0}
-SCENARIOS=" ${BENCH_SCENARIOS:-a c e b} "
+SCENARIOS=" ${BENCH_SCENARIOS:-a c e b f g} "
 wants() { [[ $SCENARIOS == *" $1 "* ]]; }
 
 for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$TOOLS/slow_clients" "$FLOWRUN"; do
@@ -196,6 +202,16 @@ warm() {
 
 failed() { record "{\"label\":\"$1\",\"failed\":\"$2\"}"; }
 
+# Scenario f: streams last ~4.75 s; starts are spread over 5 s and the
+# first 6 s are warm-up (half the run when it is shorter than 12 s).
+F_CONCURRENCY=8000
+F_RAMP=5
+F_WARMUP=$((F_DURATION >= 12 ? 6 : F_DURATION / 2))
+# Scenario g: what flowrun's mock provider answers to FLOW_BODY (src/llm/mock_client.cpp),
+# word by word; load_client checks every stream's whole text against it.
+G_CONCURRENCY=5000
+G_TEXT='You said: "hi". This is flowrun'"'"'s mock model; set OPENAI_API_KEY or OPENAI_BASE_URL to use a real one.'
+
 DIRECT_BODY() { printf '{"model":"bench-%s","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"hi"}],"stream":true,"temperature":0.7}' "$1"; }
 FLOW_BODY='{"message":"hi"}'
 
@@ -247,8 +263,8 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     fi
     stop_flowrun
   else
-    failed "a:flowrun" "$FLOWRUN_ERROR"
-    failed "c:flowrun" "$FLOWRUN_ERROR"
+    if wants a; then failed "a:flowrun" "$FLOWRUN_ERROR"; fi
+    if wants c; then failed "c:flowrun" "$FLOWRUN_ERROR"; fi
   fi
 
   # Scenario b: 50 tokens x 20 ms at each C; flowrun needs a thread per stream.
@@ -267,6 +283,34 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
       failed "b$C:flowrun" "$FLOWRUN_ERROR"
     fi
   done
+
+  # Scenario f: 8000 long streams; flowrun with default serve flags. Refused
+  # streams (503) are retried after their Retry-After and counted as errors.
+  if wants f; then
+    log "scenario f: C=$F_CONCURRENCY, 20 tokens x 250 ms, ${F_DURATION}s per side (flowrun with default serve flags)"
+    load "f:direct" "$MOCK_URL" openai "$(DIRECT_BODY 20x250)" -c "$F_CONCURRENCY" --duration "$F_DURATION" \
+      --warmup "$F_WARMUP" --ramp "$F_RAMP" --expect-tokens 20
+    if start_flowrun f; then
+      load "f:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/slow20" flowrun "$FLOW_BODY" -c "$F_CONCURRENCY" \
+        --duration "$F_DURATION" --warmup "$F_WARMUP" --ramp "$F_RAMP" --expect-tokens 20
+      stop_flowrun
+    else
+      failed "f:flowrun" "$FLOWRUN_ERROR"
+    fi
+  fi
+
+  # Scenario g: 5000 streams on flowrun's own mock provider (10 ms per token);
+  # there is no upstream, so no direct side.
+  if wants g; then
+    log "scenario g: C=$G_CONCURRENCY on the mock provider, 10 ms per token, ${G_DURATION}s (default serve flags)"
+    if start_flowrun g; then
+      load "g:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/mock10" flowrun "$FLOW_BODY" -c "$G_CONCURRENCY" \
+        --duration "$G_DURATION" --warmup 3 --ramp 1 --expect-text "$G_TEXT"
+      stop_flowrun
+    else
+      failed "g:flowrun" "$FLOWRUN_ERROR"
+    fi
+  fi
 done
 
 ELAPSED=$(($(date +%s) - START_TS))
@@ -279,7 +323,8 @@ cat >"$WORK/meta.json" <<EOF
  "kernel":"$(uname -r)","git_rev":"$GIT_REV","flowrun_sha1":"$FLOWRUN_VERSION","src_files_modified":$GIT_DIRTY,"run_seconds":$ELAPSED,
  "loadavg_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)",
  "settings":{"a_count":$A_COUNT,"b_duration_s":$B_DURATION,"c_duration_s":$C_DURATION,"repeat":$REPEAT,
-             "b_concurrency":"$B_CONCURRENCY"}}
+             "b_concurrency":"$B_CONCURRENCY","f_duration_s":$F_DURATION,"g_duration_s":$G_DURATION,
+             "scenarios":"$(echo $SCENARIOS)"}}
 EOF
 "$TOOLS/bench_report" "$WORK/meta.json" "$RUNS" "$RESULTS/latest.json"
 if [[ -s $SLOW_RESULTS ]]; then

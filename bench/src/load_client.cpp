@@ -7,7 +7,12 @@
 //   flowrun  `event: chunk` with data a JSON string, `event: error`, ending `event: done`
 // Each chunk's text is expected to be a run of tokens "t0 t1 t2 ..." (what
 // bench/mock_upstream sends); the client checks order and, with
-// --expect-tokens, completeness of every stream.
+// --expect-tokens, completeness of every stream. With --expect-text TEXT
+// (flowrun's `mock` provider, which answers a fixed sentence) the whole
+// text of every stream must equal TEXT instead; its tokens are its words.
+//
+// A refused stream (non-200) is retried after the response's Retry-After
+// (capped by --max-retry-after), else after 10 ms, as a polite client would.
 //
 // Run length: --count N streams in total, or --duration S seconds of
 // starting streams (after which in-flight streams get --drain S to end).
@@ -15,7 +20,8 @@
 // statistics cover streams started at or after --warmup.
 //
 // --pid NAME=PID (repeatable) samples /proc/PID (RSS, threads, CPU) every
-// --sample-ms and reports peaks and CPU seconds used during the run.
+// --sample-ms and reports peaks and CPU seconds used during the run, and the
+// seconds its threads (and this client) waited for a CPU (run queue).
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -27,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
@@ -37,11 +44,15 @@
 #include <vector>
 
 #include "common.h"
+#include "proc_sample.h"
 
 namespace {
 
 using bench::Histogram;
 using bench::NowNs;
+using bench::ProcSample;
+using bench::RunQueueWaitS;
+using bench::Sample;
 
 enum class Format { kOpenAi, kFlowrun };
 
@@ -61,6 +72,9 @@ struct Options {
   double stream_timeout_s = 60;
   double max_time_s = 0;  // hard cap on the whole run (0: duration + drain, or 4 stream timeouts)
   long expect_tokens = -1;
+  bool has_expect_text = false;
+  std::string expect_text;
+  double max_retry_after_s = 5;
   bool keep_alive = true;
   int max_connecting = 256;
   int sample_ms = 100;
@@ -69,75 +83,6 @@ struct Options {
 };
 
 Options g_opt;
-
-struct ProcSample {
-  std::string name;
-  int pid;
-  long rss_start_kib = -1, rss_peak_kib = -1, rss_end_kib = -1;
-  long threads_start = -1, threads_peak = -1;
-  double cpu_start_s = -1, cpu_end_s = -1;
-  bool alive = true;
-};
-
-bool ReadProc(int pid, long* rss_kib, long* threads, double* cpu_s) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  FILE* f = fopen(path, "r");
-  if (!f) return false;
-  char line[256];
-  *rss_kib = -1;
-  *threads = -1;
-  while (fgets(line, sizeof(line), f)) {
-    if (strncmp(line, "VmRSS:", 6) == 0) *rss_kib = strtol(line + 6, nullptr, 10);
-    else if (strncmp(line, "Threads:", 8) == 0) *threads = strtol(line + 8, nullptr, 10);
-  }
-  fclose(f);
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  f = fopen(path, "r");
-  if (!f) return false;
-  char stat[4096];
-  size_t n = fread(stat, 1, sizeof(stat) - 1, f);
-  fclose(f);
-  stat[n] = 0;
-  // Fields after the ")" of comm: state(3) ... utime(14) stime(15).
-  char* p = strrchr(stat, ')');
-  if (!p) return false;
-  p += 2;
-  unsigned long long utime = 0, stime = 0;
-  int field = 3;
-  char* save = nullptr;
-  for (char* tok = strtok_r(p, " ", &save); tok; tok = strtok_r(nullptr, " ", &save), ++field) {
-    if (field == 14) utime = strtoull(tok, nullptr, 10);
-    if (field == 15) {
-      stime = strtoull(tok, nullptr, 10);
-      break;
-    }
-  }
-  *cpu_s = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  return true;
-}
-
-void Sample(std::vector<ProcSample>& procs, bool first, bool last) {
-  for (auto& p : procs) {
-    long rss, threads;
-    double cpu;
-    if (!ReadProc(p.pid, &rss, &threads, &cpu)) {
-      p.alive = false;
-      continue;
-    }
-    if (first) {
-      p.rss_start_kib = rss;
-      p.threads_start = threads;
-      p.cpu_start_s = cpu;
-    }
-    p.rss_peak_kib = std::max(p.rss_peak_kib, rss);
-    p.threads_peak = std::max(p.threads_peak, threads);
-    if (last) {
-      p.rss_end_kib = rss;
-      p.cpu_end_s = cpu;
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 
@@ -150,6 +95,10 @@ struct Stats {
   long chunks = 0, tokens = 0;
   long connects = 0, reconnects = 0;
   long aborted_at_end = 0;
+  // Streams past their 200 response head and not yet ended.
+  long open = 0, open_peak = 0;
+  double open_sum = 0;
+  long open_samples = 0;
 } g_stats;
 
 void Error(const std::string& kind) {
@@ -168,6 +117,8 @@ struct Conn {
   std::string in;  // unparsed bytes
   // response
   int status = 0;
+  int retry_after_s = -1;  // Retry-After of a refusal, in seconds
+  bool open = false;       // counted in g_stats.open
   bool chunked = false, has_length = false, server_close = false;
   long long remaining = 0;  // content-length left or current chunk left
   int chunk_phase = 0;      // 0: size line, 1: data, 2: CRLF after data, 3: trailers
@@ -219,6 +170,7 @@ void CloseFd(Conn& c) {
 
 void ResetResponse(Conn& c) {
   c.status = 0;
+  c.retry_after_s = -1;
   c.chunked = c.has_length = c.server_close = false;
   c.remaining = 0;
   c.chunk_phase = 0;
@@ -326,13 +278,50 @@ void PumpConnectQueue(int64_t now) {
   }
 }
 
+bool IsSpace(char ch) { return ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v'; }
+
+long CountWords(std::string_view s) {
+  long words = 0;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (!IsSpace(s[i]) && (i == 0 || IsSpace(s[i - 1]))) words++;
+  return words;
+}
+
+// --expect-text: the stream's whole text against the expected one. A prefix
+// is a stream cut short (its missing words are lost tokens); anything else
+// is malformed text.
+void CheckText(Conn& c) {
+  const std::string& want = g_opt.expect_text;
+  const std::string& got = c.pending_text;
+  if (got == want) {
+    c.tokens = CountWords(want);
+  } else if (want.compare(0, got.size(), got) == 0) {
+    c.tokens = CountWords(got);
+    // A word cut in the middle did not arrive.
+    if (!got.empty() && !IsSpace(got.back()) && !IsSpace(want[got.size()])) c.tokens--;
+  } else {
+    c.bad_token = true;
+    c.tokens = CountWords(got);
+  }
+  c.pending_text.clear();
+}
+
+void CloseOpen(Conn& c) {
+  if (!c.open) return;
+  c.open = false;
+  g_stats.open--;
+}
+
 // Ends the current stream: records it and starts the next (or retries later).
 void EndStream(Conn& c, int64_t now, bool transport_ok, const char* failure) {
   bool reusable = transport_ok && g_opt.keep_alive && !c.server_close && c.body_done;
   bool ok = transport_ok && c.status == 200 && c.got_done && !c.got_error;
+  CloseOpen(c);
   if (c.status == 200) {
     // Completeness and order, for every 200 stream.
-    if (!c.pending_text.empty()) {
+    if (g_opt.has_expect_text) {
+      CheckText(c);
+    } else if (!c.pending_text.empty()) {
       c.bad_token = true;  // text after the last token separator
     }
     if (g_opt.expect_tokens >= 0) {
@@ -362,9 +351,12 @@ void EndStream(Conn& c, int64_t now, bool transport_ok, const char* failure) {
   }
   if (!reusable) CloseFd(c);
   if (!ok && c.status != 200) {
-    // Back off a little after refusals and failures: no busy loop on 503.
+    // Back off after refusals and failures: no busy loop on 503. A refusal
+    // that says when to come back (flowrun's 503: Retry-After: 1) is obeyed.
     c.state = State::kWaitRetry;
-    c.retry_at = now + 10000000;
+    double wait_s = 0.01;
+    if (c.retry_after_s >= 0) wait_s = std::min<double>(c.retry_after_s, g_opt.max_retry_after_s);
+    c.retry_at = now + static_cast<int64_t>(wait_s * 1e9);
     return;
   }
   StartStream(c, now);
@@ -376,6 +368,12 @@ void OnText(Conn& c, const std::string& text, int64_t now) {
   else if (c.measured) g_stats.gap.Add(now - c.t_last);
   c.t_last = now;
   c.pending_text += text;
+  if (g_opt.has_expect_text) {
+    // Checked as a whole when the stream ends; a runaway stream is cut off.
+    if (c.pending_text.size() > g_opt.expect_text.size() + 4096) c.bad_token = true;
+    if (c.pending_text.size() > (1u << 20)) c.pending_text.resize(1u << 20);
+    return;
+  }
   size_t start = 0;
   while (true) {
     size_t sp = c.pending_text.find(' ', start);
@@ -489,12 +487,20 @@ bool ParseInput(Conn& c, int64_t now) {
         c.remaining = atoll(std::string(value).c_str());
       } else if (name.size() == 10 && bench::StartsWithNoCase(name, "connection")) {
         if (bench::StartsWithNoCase(value, "close")) c.server_close = true;
+      } else if (name.size() == 11 && bench::StartsWithNoCase(name, "retry-after") && !value.empty() &&
+                 isdigit(static_cast<unsigned char>(value[0]))) {
+        c.retry_after_s = atoi(std::string(value).c_str());
       }
       if (e >= head.size()) break;
     }
     if (!c.chunked && !c.has_length) c.server_close = true;  // read to EOF
     pos = end + 4;
     c.state = State::kBody;
+    if (c.status == 200) {
+      c.open = true;
+      g_stats.open++;
+      g_stats.open_peak = std::max(g_stats.open_peak, g_stats.open);
+    }
     if (c.has_length && c.remaining == 0) c.body_done = true;
   }
   while (c.state == State::kBody && !c.body_done && pos < c.in.size()) {
@@ -647,7 +653,7 @@ void Usage() {
   fprintf(stderr,
           "usage: load_client --url http://127.0.0.1:PORT/path --body JSON [--format openai|flowrun]\n"
           "  [-c|--concurrency C] [--count N | --duration S] [--warmup S] [--ramp S] [--drain S] [--stream-timeout S] [--max-time S]\n"
-          "  [--expect-tokens N] [--no-keep-alive] [--max-connecting K] [--pid NAME=PID]... [--sample-ms MS]\n"
+          "  [--expect-tokens N | --expect-text TEXT] [--max-retry-after S] [--no-keep-alive] [--max-connecting K] [--pid NAME=PID]... [--sample-ms MS]\n"
           "  [--label TEXT]\n");
 }
 
@@ -687,6 +693,10 @@ int main(int argc, char** argv) {
     else if (a == "--stream-timeout") g_opt.stream_timeout_s = atof(next().c_str());
     else if (a == "--max-time") g_opt.max_time_s = atof(next().c_str());
     else if (a == "--expect-tokens") g_opt.expect_tokens = atol(next().c_str());
+    else if (a == "--expect-text") {
+      g_opt.expect_text = next();
+      g_opt.has_expect_text = true;
+    } else if (a == "--max-retry-after") g_opt.max_retry_after_s = std::max(0.0, atof(next().c_str()));
     else if (a == "--no-keep-alive") g_opt.keep_alive = false;
     else if (a == "--max-connecting") g_opt.max_connecting = std::max(1, atoi(next().c_str()));
     else if (a == "--sample-ms") g_opt.sample_ms = std::max(10, atoi(next().c_str()));
@@ -705,10 +715,12 @@ int main(int argc, char** argv) {
     Usage();
     return 2;
   }
+  if (g_opt.has_expect_text && g_opt.expect_tokens < 0) g_opt.expect_tokens = CountWords(g_opt.expect_text);
   signal(SIGPIPE, SIG_IGN);
   long fd_limit = bench::RaiseFdLimit();
   if (fd_limit > 0 && g_opt.concurrency + 64 > fd_limit) {
-    fprintf(stderr, "load_client: concurrency %d exceeds the fd limit %ld\n", g_opt.concurrency, fd_limit);
+    fprintf(stderr, "load_client: concurrency %d needs more descriptors than the open-file limit %ld (ulimit -Hn); split it over processes\n",
+            g_opt.concurrency, fd_limit);
     return 2;
   }
   {
@@ -727,6 +739,7 @@ int main(int argc, char** argv) {
   g_conns.resize(static_cast<size_t>(g_opt.concurrency));
   rusage ru0{};
   getrusage(RUSAGE_SELF, &ru0);
+  const double runq0 = RunQueueWaitS(getpid());
   g_t0 = NowNs();
   Sample(procs, true, false);
   const bool count_mode = g_opt.count > 0;
@@ -781,6 +794,11 @@ int main(int argc, char** argv) {
     }
     if (now >= next_sample) {
       Sample(procs, false, false);
+      const double since = static_cast<double>(now - g_t0) / 1e9;
+      if (count_mode || (since >= g_opt.warmup_s && since <= g_opt.duration_s)) {
+        g_stats.open_sum += static_cast<double>(g_stats.open);
+        g_stats.open_samples++;
+      }
       next_sample = now + static_cast<int64_t>(g_opt.sample_ms) * 1000000;
     }
     if (now >= next_busy_check) {
@@ -821,6 +839,7 @@ int main(int argc, char** argv) {
   rusage ru1{};
   getrusage(RUSAGE_SELF, &ru1);
   auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const double runq1 = RunQueueWaitS(getpid());
   double client_cpu = tv(ru1.ru_utime) + tv(ru1.ru_stime) - tv(ru0.ru_utime) - tv(ru0.ru_stime);
   double elapsed_s = static_cast<double>(end_time - g_t0) / 1e9;
   double window_s = count_mode ? elapsed_s : std::max(1e-9, std::min(elapsed_s, g_opt.duration_s) - g_opt.warmup_s);
@@ -847,7 +866,10 @@ int main(int argc, char** argv) {
     << ",\"extra_tokens\":" << g_stats.extra_tokens << ",\"streams_incomplete\":" << g_stats.streams_incomplete
     << ",\"streams_out_of_order\":" << g_stats.out_of_order << ",\"streams_bad_tokens\":" << g_stats.bad_tokens
     << ",\"connects\":" << g_stats.connects << ",\"reconnects\":" << g_stats.reconnects << ",\"aborted_at_end\":" << g_stats.aborted_at_end
-    << ",\"client_cpu_s\":" << client_cpu << ",";
+    << ",\"client_cpu_s\":" << client_cpu
+    << ",\"client_runq_wait_s\":" << (runq0 >= 0 && runq1 >= 0 ? runq1 - runq0 : -1.0) << ",\"fd_limit\":" << fd_limit << ",\"open_streams_peak\":" << g_stats.open_peak
+    << ",\"open_streams_mean\":"
+    << (g_stats.open_samples ? g_stats.open_sum / static_cast<double>(g_stats.open_samples) : 0.0) << ",";
   HistJson(o, "ttfc", g_stats.ttfc);
   o << ",";
   HistJson(o, "stream_duration", g_stats.duration);
@@ -860,16 +882,19 @@ int main(int argc, char** argv) {
       << ",\"alive_at_end\":" << (p.alive ? "true" : "false") << ",\"rss_start_kib\":" << p.rss_start_kib
       << ",\"rss_peak_kib\":" << p.rss_peak_kib << ",\"rss_end_kib\":" << p.rss_end_kib
       << ",\"threads_start\":" << p.threads_start << ",\"threads_peak\":" << p.threads_peak
-      << ",\"cpu_s\":" << ((p.cpu_end_s >= 0 && p.cpu_start_s >= 0) ? p.cpu_end_s - p.cpu_start_s : -1.0) << "}";
+      << ",\"cpu_s\":" << ((p.cpu_end_s >= 0 && p.cpu_start_s >= 0) ? p.cpu_end_s - p.cpu_start_s : -1.0)
+      << ",\"runq_wait_s\":" << ((p.runq_end_s >= 0 && p.runq_start_s >= 0) ? p.runq_end_s - p.runq_start_s : -1.0)
+      << "}";
     first = false;
   }
   o << "}}";
   printf("%s\n", o.str().c_str());
   fprintf(stderr,
-          "load_client[%s]: c=%d %.1fs started=%ld ok=%ld rate=%.1f/s errors=%ld lost=%ld ooo=%ld ttfc p50=%.3fms "
-          "p99=%.3fms dur p50=%.1fms p99=%.1fms\n",
+          "load_client[%s]: c=%d %.1fs started=%ld ok=%ld rate=%.1f/s open peak=%ld errors=%ld lost=%ld ooo=%ld "
+          "bad=%ld ttfc p50=%.3fms p99=%.3fms dur p50=%.1fms p99=%.1fms\n",
           g_opt.label.c_str(), g_opt.concurrency, elapsed_s, g_stats.started, g_stats.completed_ok, streams_per_s,
-          g_stats.errors, g_stats.lost_tokens, g_stats.out_of_order, g_stats.ttfc.Quantile(0.5) / 1e6,
+          g_stats.open_peak, g_stats.errors, g_stats.lost_tokens, g_stats.out_of_order, g_stats.bad_tokens,
+          g_stats.ttfc.Quantile(0.5) / 1e6,
           g_stats.ttfc.Quantile(0.99) / 1e6, g_stats.duration.Quantile(0.5) / 1e6,
           g_stats.duration.Quantile(0.99) / 1e6);
   return 0;

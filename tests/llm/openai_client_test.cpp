@@ -102,6 +102,25 @@ TEST_F(OpenAiClientTest, StreamsCrLfRecordingInSmallPieces) {
   EXPECT_EQ(outcome.deltas, kRecordedDeltas);
 }
 
+// curl reads the body in receive buffers of a few KiB (curl_handles.cpp
+// sizes them for SSE), so one long event reaches the parser in many pieces,
+// cut inside UTF-8 and escapes; it must come out whole.
+TEST_F(OpenAiClientTest, StreamsAnEventMuchLongerThanTheReceiveBuffer) {
+  std::string long_delta;
+  while (long_delta.size() < 300 * 1024) long_delta += "héllo 日本語 \"quoted\"\n 🎉 ";
+  const std::string line = OpenAiDeltaEvent(long_delta);
+  ASSERT_GT(line.size(), 300u * 1024);
+  upstream_.SetStream({OpenAiDeltaEvent("Hi"), line, OpenAiDeltaEvent(" end"), testing::kOpenAiDoneEvent});
+  auto client = Client();
+  const Outcome outcome = Run(*client);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.message();
+  ASSERT_EQ(outcome.deltas.size(), 3u);
+  EXPECT_EQ(outcome.deltas[0], "Hi");
+  EXPECT_TRUE(outcome.deltas[1] == long_delta) << "the long delta came out as " << outcome.deltas[1].size()
+                                               << " bytes instead of " << long_delta.size();
+  EXPECT_EQ(outcome.deltas[2], " end");
+}
+
 TEST_F(OpenAiClientTest, SendsTheRequestOpenAiExpects) {
   upstream_.SetStream({OpenAiDeltaEvent("hi"), testing::kOpenAiDoneEvent});
   auto client = Client();
