@@ -67,6 +67,7 @@ class LlmStreamStep : public Step {
   }
 
   std::string Describe() const override { return description_; }
+  std::string StreamedOutputKey() const override { return output_; }
 
  private:
   std::shared_ptr<LlmClient> client_;

@@ -1,5 +1,5 @@
 // Parsing and rendering of `{{ path }}` templates.
-#include "flow/template.h"
+#include "templates/template.h"
 
 #include <cctype>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "flow/template.h"
+#include "templates/template.h"
 
 #include <gtest/gtest.h>
 
