@@ -118,12 +118,16 @@ ProviderSettings ChooseProvider(const StepConfig& config, const StepEnvironment&
 // The types are checked by the compiler; the ranges are checked here.
 Status CheckRetryParams(const nlohmann::json& params) {
   const long attempts = params.at("max_attempts").get<long>();
-  if (attempts < 1 || attempts > 100) return Status::Error("max_attempts must be between 1 and 100");
+  if (attempts < 1 || attempts > 100) return Status::InvalidArgument("max_attempts must be between 1 and 100");
   for (const char* name : {"retry_initial_ms", "retry_max_ms", "first_token_timeout_ms", "idle_timeout_ms"}) {
-    if (params.at(name).get<long>() < 0) return Status::Error(std::string(name) + " must not be negative");
+    if (params.at(name).get<long>() < 0) return Status::InvalidArgument(std::string(name) + " must not be negative");
   }
-  if (params.at("connect_timeout_ms").get<long>() < 1) return Status::Error("connect_timeout_ms must be at least 1");
-  if (params.at("max_reply_bytes").get<long long>() < 1) return Status::Error("max_reply_bytes must be at least 1");
+  if (params.at("connect_timeout_ms").get<long>() < 1) {
+    return Status::InvalidArgument("connect_timeout_ms must be at least 1");
+  }
+  if (params.at("max_reply_bytes").get<long long>() < 1) {
+    return Status::InvalidArgument("max_reply_bytes must be at least 1");
+  }
   return Status::Ok();
 }
 
@@ -146,7 +150,7 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   ProviderSettings settings = ChooseProvider(config, environment, &why);
   std::shared_ptr<LlmClient> client = environment.make_llm_client(settings);
   if (!client) {
-    *error = Status::Error("cannot create the '" + settings.provider + "' provider");
+    *error = Status::Internal("cannot create the '" + settings.provider + "' provider");
     return nullptr;
   }
   std::string description = client->Describe();
