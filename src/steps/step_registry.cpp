@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 
+#include "llm/provider_factory.h"
+
 namespace flowrun {
 
 const char* ParamTypeName(ParamType type) {
