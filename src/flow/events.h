@@ -1,6 +1,5 @@
 // Events a run emits, in order: step:before / chunk* / step:after per step,
-// error when a step fails, and done, always last; between chunks, flush
-// hints that are not part of the stream (kFlush). Plain values;
+// error when a step fails, and done, always last. Plain values;
 // thread-compatible. EventName/EventData/EventToJson are thread-safe.
 #pragma once
 
