@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "flow/template.h"
+#include "templates/template.h"
 #include "fuzz_check.h"
 
 namespace {

@@ -14,7 +14,7 @@ class ShoutStep : public flowrun::Step {
     std::string rendered;
     if (auto status = text_.Render(context.state, &rendered); !status.ok()) return status;
     for (auto& c : rendered) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (stream_ && !context.emit_chunk(rendered)) return flowrun::Status::Error("cancelled");
+    if (stream_ && !context.emit_chunk(rendered)) return flowrun::Status::Cancelled();
     context.state[output_] = rendered;
     return flowrun::Status::Ok();
   }

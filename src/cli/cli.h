@@ -1,6 +1,7 @@
 // The flowrun command line: a table of subcommands (run, validate, serve,
 // steps). Programs that add their own step types call RunCli with their
-// registry (see examples/custom_step).
+// registry (see examples/custom_step). Call it once per process, from the
+// main thread: `serve` blocks SIGINT/SIGTERM/SIGHUP and waits for them there.
 #pragma once
 
 #include "steps/step_registry.h"

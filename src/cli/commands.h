@@ -1,4 +1,5 @@
-// Internal to the CLI: each subcommand's entry point.
+// Internal to the CLI: each subcommand's entry point. Each runs on the
+// calling (main) thread; `serve` starts and stops its own threads.
 #pragma once
 
 #include <string>

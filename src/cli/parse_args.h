@@ -1,4 +1,5 @@
-// Internal to the CLI: runs a CLI11 parser over a subcommand's arguments.
+// Internal to the CLI (the only CLI11 user): runs a CLI11 parser over a
+// subcommand's arguments. One parser per call, on the calling thread.
 #pragma once
 
 #include <algorithm>

@@ -60,7 +60,7 @@ Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
   ApiKeys loaded;
   if (!file.empty()) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::Error("cannot read --api-key-file " + file);
+    if (!in) return Status::InvalidArgument("cannot read --api-key-file " + file);
     std::stringstream text;
     text << in.rdbuf();
     if (Status status = ParseApiKeyFile(text.str(), file, &loaded); !status.ok()) return status;

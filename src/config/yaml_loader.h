@@ -1,7 +1,8 @@
-// Loads YAML text into a ConfigNode tree with source positions. The only
-// yaml-cpp user in flowrun (with yaml_graph.cpp). Holds every document to
-// the limits in config/flow_file_limits.h: never an exception, never
-// unbounded memory or stack. Safe to call from several threads at once.
+// Loads YAML text into a ConfigNode tree with source positions. src/config
+// is the only yaml-cpp user (yaml_graph.cpp; this header shows no yaml-cpp
+// type). Holds every document to the limits in config/flow_file_limits.h:
+// never an exception, never unbounded memory or stack. Safe to call from
+// several threads at once.
 #pragma once
 
 #include <optional>

@@ -1,7 +1,8 @@
 // ConfigNode: a parsed configuration document (a flow file) as a tree that
 // remembers where every key and value was written, so later stages can
 // report errors at the right line and column without knowing about YAML.
-// A plain value type; immutable after loading, safe to share read-only.
+// A plain value type; immutable after loading, safe to share read-only
+// between threads.
 #pragma once
 
 #include <string>

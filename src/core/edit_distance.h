@@ -1,4 +1,5 @@
 // Edit distance and "did you mean" suggestions for misspelt names.
+// Pure functions; thread-safe.
 #pragma once
 
 #include <optional>

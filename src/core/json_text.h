@@ -1,6 +1,6 @@
 // DumpJson: JSON text that never throws. User text (YAML, request bodies,
 // model output) may hold invalid UTF-8; it is replaced with U+FFFD rather
-// than aborting a request or a run.
+// than aborting a request or a run. Pure function; thread-safe.
 #pragma once
 
 #include <string>

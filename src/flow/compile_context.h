@@ -1,5 +1,6 @@
 // Internal to the flow compiler: shared helpers for reporting problems at
-// a ConfigNode's position.
+// a ConfigNode's position. One context per compile, used by the thread
+// that compiles (it writes to that compile's Diagnostics).
 #pragma once
 
 #include <string>

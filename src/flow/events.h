@@ -1,5 +1,6 @@
 // Events a run emits, in order: step:before / chunk* / step:after per step,
-// error when a step fails, and done, always last.
+// error when a step fails, and done, always last. Plain values;
+// thread-compatible. EventName/EventData/EventToJson are thread-safe.
 #pragma once
 
 #include <string>

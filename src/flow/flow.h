@@ -1,6 +1,7 @@
 // Flow: a loaded, ready-to-run flow. Immutable once built and shared by all
 // concurrent runs (held by shared_ptr<const Flow>), so a reload can swap in
-// a new version while running streams finish on the old one.
+// a new version while running streams finish on the old one. Read-only,
+// so any number of threads may use one Flow at once.
 #pragma once
 
 #include <memory>

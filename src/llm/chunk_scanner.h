@@ -4,6 +4,7 @@
 // third of the per-token cost in the benchmark's profile). It declines
 // whatever it is not sure about (a repeated key on the path, exponents, lone
 // surrogates, broken JSON or UTF-8, ...) and the general parser decides.
+// Stateless; thread-safe.
 #pragma once
 
 #include <string>

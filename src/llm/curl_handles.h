@@ -2,6 +2,8 @@
 // lends the calling thread's pair so connections to an upstream stay alive
 // between Stream calls (curl keeps its connection pool in the multi handle).
 // Thread-safety: each thread has its own pair; a lease is used by one thread.
+// Internal to src/llm (it exposes curl types; the layering check keeps
+// such headers out of other modules).
 #pragma once
 
 #include <curl/curl.h>

@@ -6,6 +6,7 @@
 // hang-up. Tokens then cost no thread wake-up and no poll() of their own:
 // one epoll_wait serves every ready stream. Upstream connections stay alive
 // in the loop's shared connection cache between requests.
+// Internal to src/llm and its tests (curl types); other modules use upstream_loops.h.
 #pragma once
 
 #include <curl/curl.h>

@@ -1,6 +1,7 @@
-// OpenAI-compatible chat-completions client over libcurl (the only curl
-// user in flowrun). Works with OpenAI, Ollama's /v1, vLLM, llama.cpp server.
-// The client is thread-safe: each Stream call runs its own transfer.
+// OpenAI-compatible chat-completions client over libcurl (src/llm is the
+// only curl user in flowrun; this header shows no curl type). Works with
+// OpenAI, Ollama's /v1, vLLM, llama.cpp server. The client is thread-safe:
+// each Stream call runs its own transfer.
 #pragma once
 
 #include <memory>

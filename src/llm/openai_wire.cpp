@@ -188,13 +188,13 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
   }
   ChunkSax sax;
   if (!json::sax_parse(data, &sax) || !sax.root_is_object()) {
-    return Status::Error("upstream sent a data line that is not JSON: " + Abbreviate(data, 80));
+    return Status::Malformed("upstream sent a data line that is not JSON: " + Abbreviate(data, 80));
   }
   if (sax.has_error()) {
     // Rare, and the message may need any of the error's shapes: parse it in full.
     const json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
     if (auto error = parsed.find("error"); error != parsed.end() && !error->is_null()) {
-      return Status::Error("upstream error: " + Abbreviate(ErrorText(*error), 500));
+      return Status::UpstreamError("upstream error: " + Abbreviate(ErrorText(*error), 500));
     }
   }
   chunk->content = sax.TakeContent();

@@ -1,8 +1,8 @@
 // ProviderSettings: which model provider a step talks to, and how. Chosen
-// when a flow loads; MakeLlmClient turns it into a client.
+// when a flow loads (ChooseProvider, provider_factory.h), which also turns
+// it into a client (MakeLlmClient). A plain value; thread-compatible.
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "llm/llm_client.h"
@@ -16,7 +16,5 @@ struct ProviderSettings {
   OpenAiConfig openai;
   MockConfig mock;
 };
-
-std::shared_ptr<LlmClient> MakeLlmClient(const ProviderSettings& settings);
 
 }  // namespace flowrun

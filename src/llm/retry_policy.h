@@ -1,7 +1,9 @@
 // Retry policy for upstream requests: which faults are worth another
 // attempt, how long to wait (capped exponential backoff with full jitter, or
 // the server's Retry-After), and a wait that a cancellation cuts short.
-// Pure functions apart from SleepUnlessCancelled; thread-safe.
+// Pure functions apart from SleepUnlessCancelled; thread-safe. Internal to
+// src/llm (it exposes curl types; the layering check keeps such headers out
+// of other modules).
 #pragma once
 
 #include <curl/curl.h>

@@ -25,7 +25,7 @@ bool HasBlankOrControl(std::string_view key) {
 // Adds `key` found at `where` ("keys.txt:3", "FLOWRUN_API_KEYS entry 2").
 Status AddKey(std::string_view key, const std::string& where, const std::string& fix, ApiKeys* out) {
   if (HasBlankOrControl(key)) {
-    return Status::Error(where + ": a key must not contain whitespace or control characters; " + fix);
+    return Status::InvalidArgument(where + ": a key must not contain whitespace or control characters; " + fix);
   }
   if (key.size() < kMinApiKeyLength) {
     out->warnings.push_back(where + ": the key is shorter than " + std::to_string(kMinApiKeyLength) +
@@ -52,7 +52,7 @@ Status ParseApiKeyFile(std::string_view text, const std::string& file, ApiKeys* 
     if (!added.ok()) return added;
     ++found;
   }
-  if (found == 0) return Status::Error("--api-key-file " + file + " holds no key");
+  if (found == 0) return Status::InvalidArgument("--api-key-file " + file + " holds no key");
   return Status::Ok();
 }
 
@@ -71,7 +71,7 @@ Status ParseApiKeyList(std::string_view list, ApiKeys* out) {
     ++found;
   }
   if (found == 0) {
-    return Status::Error(
+    return Status::InvalidArgument(
         "FLOWRUN_API_KEYS is set but holds no key; set it to comma-separated keys, or unset it to serve without keys");
   }
   return Status::Ok();

@@ -89,7 +89,7 @@ Status ConnectionLoop::Start(int listen_fd) {
   if (Status status = loop_.Init(); !status.ok()) return status;
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (!loop_.Watch(listen_fd_, EPOLLIN, [this](uint32_t) { OnListenReady(); })) {
-    return Status::Error("cannot watch the listening socket");
+    return Status::Unavailable("cannot watch the listening socket");
   }
   thread_ = std::thread([this] { loop_.Run(); });
   return Status::Ok();

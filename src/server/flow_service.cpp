@@ -53,7 +53,7 @@ HttpResponse JsonError(int status, const std::string& message, const std::string
 }
 
 Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
-  if (auto clashes = EndpointClashes(flows); !clashes.empty()) return Status::Error(clashes.front());
+  if (auto clashes = EndpointClashes(flows); !clashes.empty()) return Status::AlreadyExists(clashes.front());
   auto table = std::make_shared<FlowTable>();
   for (auto& flow : flows) table->emplace(flow->endpoint, flow);
   std::lock_guard<std::mutex> lock(mutex_);

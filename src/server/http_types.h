@@ -1,6 +1,7 @@
 // Plain request/response types between the HTTP adapter (http_server.cpp,
-// the only httplib user) and the socket-free request handling, so handler
-// logic is testable without a network.
+// connection.*, worker_pool.*: the only httplib users) and the socket-free
+// request handling, so handler logic is testable without a network. Plain
+// values; a StreamWriter is used by one thread at a time.
 #pragma once
 
 #include <functional>

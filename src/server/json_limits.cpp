@@ -66,15 +66,15 @@ Status CheckJsonShape(std::string_view text, const JsonLimits& limits) {
     case JsonShape::kOk:
       return Status::Ok();
     case JsonShape::kTooDeep:
-      return Status::Error("the request body's JSON is nested deeper than " + std::to_string(limits.max_depth) +
-                           " levels (--max-json-depth)");
+      return Status::ResourceExhausted("the request body's JSON is nested deeper than " + std::to_string(limits.max_depth) +
+                                       " levels (--max-json-depth)");
     case JsonShape::kTooManyElements:
-      return Status::Error("the request body's JSON has more than " + std::to_string(limits.max_elements) +
-                           " values (--max-json-elements)");
+      return Status::ResourceExhausted("the request body's JSON has more than " + std::to_string(limits.max_elements) +
+                                       " values (--max-json-elements)");
     case JsonShape::kInvalid:
       break;
   }
-  return Status::Error("the request body is not valid JSON");
+  return Status::InvalidArgument("the request body is not valid JSON");
 }
 
 }  // namespace flowrun

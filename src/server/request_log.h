@@ -1,6 +1,7 @@
 // One log line per request: id, method, path, flow, status; for streams
 // also how they ended, time to first chunk, duration and chunk count.
 // Prompts and replies only when content logging is on. Never headers.
+// Thread-safe: any worker may log; request ids come from an atomic counter.
 #pragma once
 
 #include <string>

@@ -1,4 +1,5 @@
-// Server-Sent Events framing of run events, in one place.
+// Server-Sent Events framing of run events, in one place. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <cstdint>

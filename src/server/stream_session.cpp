@@ -22,6 +22,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   Clock::time_point last_write = started;
   StreamOutcome outcome;
   uint64_t next_id = 1;
+  int last_chunk_step = -1;  // the index of the last step that streamed a chunk
   bool writable = true;
   // Chunks wait here until the model has nothing more ready (a flush hint),
   // so a burst of tokens leaves in one send instead of one each.
@@ -74,6 +75,7 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
         if (!settings.all_events) return writable;
         break;
       case Event::Type::kChunk:
+        last_chunk_step = event.index;
         if (outcome.chunks++ == 0) {
           outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
         }
@@ -97,7 +99,12 @@ StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const St
   outcome.error = result.error;
   outcome.error_step = result.error_step;
   outcome.counters = result.counters;
-  outcome.reply = result.state.value("reply", nlohmann::json());
+  // The reply is what the client was streamed last: the output of the last
+  // step that sent chunks (null when no step did).
+  if (last_chunk_step >= 0 && static_cast<size_t>(last_chunk_step) < flow.steps.size()) {
+    const std::string key = flow.steps[last_chunk_step].step->StreamedOutputKey();
+    if (!key.empty() && result.state.is_object()) outcome.reply = result.state.value(key, nlohmann::json());
+  }
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return outcome;
 }

@@ -26,7 +26,9 @@ struct StreamOutcome {
   double first_chunk_ms = -1;  // -1: no chunk was sent
   double duration_ms = 0;
   RunCounters counters;
-  nlohmann::json reply;  // the state's "reply" at the end (null if none)
+  // The final state's value under the output key of the last step that
+  // streamed chunks to the client (null when no step did).
+  nlohmann::json reply;
 };
 
 struct StreamSettings {

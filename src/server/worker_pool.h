@@ -3,7 +3,7 @@
 // stream, so the pool grows on demand (up to a cap) with small stacks and
 // shrinks again when workers sit idle. It reports how many connections
 // wait for a worker, so idle keep-alive connections can give theirs back.
-// Thread-safe.
+// Thread-safe. Internal to src/server (it shows httplib types).
 #pragma once
 
 #include <atomic>

@@ -11,8 +11,8 @@ class AppendReplyStep : public Step {
   Status Run(StepContext& context) const override {
     auto found = context.state.find(from_);
     if (found == context.state.end() || !found->is_string()) {
-      return Status::Error("there is no reply in '" + from_ +
-                           "' to append; run an llm-stream step before this one");
+      return Status::NotFound("there is no reply in '" + from_ +
+                              "' to append; run an llm-stream step before this one");
     }
     nlohmann::json& history = context.state["history"];
     if (!history.is_array()) history = nlohmann::json::array();

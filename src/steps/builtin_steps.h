@@ -1,5 +1,7 @@
 // The built-in step types. Each lives in its own file; RegisterBuiltinSteps
-// (step_registry.h) adds them all.
+// (step_registry.h) adds them all. Each function returns a fresh StepType
+// value; the steps their factories build follow step.h (shared, read-only,
+// by concurrent runs).
 #pragma once
 
 #include "steps/step_registry.h"

@@ -3,12 +3,10 @@
 // up to max_reply_bytes: past it the step fails and the transfer is aborted.
 #include "steps/builtin_steps.h"
 
-#include "llm/provider_settings.h"
+#include "llm/provider_factory.h"
 
 namespace flowrun {
 namespace {
-
-constexpr char kDefaultBaseUrl[] = "https://api.openai.com/v1";
 
 class LlmStreamStep : public Step {
  public:
@@ -46,6 +44,7 @@ class LlmStreamStep : public Step {
   }
 
   std::string Describe() const override { return description_; }
+  std::string StreamedOutputKey() const override { return output_; }
 
  private:
   Status BuildRequest(StepContext& context, ChatRequest* out) const {
@@ -90,52 +89,19 @@ class LlmStreamStep : public Step {
   std::string description_;
 };
 
-std::string EnvOr(const StepEnvironment& environment, const std::string& name) {
-  auto value = environment.getenv ? environment.getenv(name) : std::nullopt;
-  return value.value_or("");
-}
-
-// provider: auto picks openai when a key or base URL is configured, else mock.
-ProviderSettings ChooseProvider(const StepConfig& config, const StepEnvironment& environment,
-                                std::string* why) {
-  const auto& params = config.params;
-  const std::string key_env = params.at("api_key_env");
-  const std::string key = EnvOr(environment, key_env);
-  const std::string env_base_url = EnvOr(environment, "OPENAI_BASE_URL");
-  std::string provider = params.at("provider");
-  if (provider == "auto") {
-    bool configured = !key.empty() || !env_base_url.empty() || params.contains("base_url");
-    provider = configured ? "openai" : "mock";
-    *why = configured ? "" : "; set " + key_env + " or OPENAI_BASE_URL for a real model";
-  }
-  ProviderSettings settings;
-  settings.provider = provider;
-  settings.mock.delay_ms = params.at("mock_delay_ms").get<int>();
-  if (provider == "openai") {
-    settings.openai.base_url = params.contains("base_url") ? params.at("base_url").get<std::string>()
-                               : !env_base_url.empty()     ? env_base_url
-                                                           : kDefaultBaseUrl;
-    settings.openai.api_key = key;
-    settings.openai.max_attempts = params.at("max_attempts").get<int>();
-    settings.openai.retry_initial_ms = params.at("retry_initial_ms").get<long>();
-    settings.openai.retry_max_ms = params.at("retry_max_ms").get<long>();
-    settings.openai.first_token_timeout_ms = params.at("first_token_timeout_ms").get<long>();
-    settings.openai.idle_timeout_ms = params.at("idle_timeout_ms").get<long>();
-    settings.openai.connect_timeout_ms = params.at("connect_timeout_ms").get<long>();
-    if (key.empty()) *why = " (no " + key_env + " set: sending no Authorization header)";
-  }
-  return settings;
-}
-
 // The types are checked by the compiler; the ranges are checked here.
 Status CheckRetryParams(const nlohmann::json& params) {
   const long attempts = params.at("max_attempts").get<long>();
-  if (attempts < 1 || attempts > 100) return Status::Error("max_attempts must be between 1 and 100");
+  if (attempts < 1 || attempts > 100) return Status::InvalidArgument("max_attempts must be between 1 and 100");
   for (const char* name : {"retry_initial_ms", "retry_max_ms", "first_token_timeout_ms", "idle_timeout_ms"}) {
-    if (params.at(name).get<long>() < 0) return Status::Error(std::string(name) + " must not be negative");
+    if (params.at(name).get<long>() < 0) return Status::InvalidArgument(std::string(name) + " must not be negative");
   }
-  if (params.at("connect_timeout_ms").get<long>() < 1) return Status::Error("connect_timeout_ms must be at least 1");
-  if (params.at("max_reply_bytes").get<long long>() < 1) return Status::Error("max_reply_bytes must be at least 1");
+  if (params.at("connect_timeout_ms").get<long>() < 1) {
+    return Status::InvalidArgument("connect_timeout_ms must be at least 1");
+  }
+  if (params.at("max_reply_bytes").get<long long>() < 1) {
+    return Status::InvalidArgument("max_reply_bytes must be at least 1");
+  }
   return Status::Ok();
 }
 
@@ -155,10 +121,10 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
     system = found->second;
   }
   std::string why;
-  ProviderSettings settings = ChooseProvider(config, environment, &why);
+  ProviderSettings settings = ChooseProvider(config.params, environment.getenv, &why);
   std::shared_ptr<LlmClient> client = environment.make_llm_client(settings);
   if (!client) {
-    *error = Status::Error("cannot create the '" + settings.provider + "' provider");
+    *error = Status::Internal("cannot create the '" + settings.provider + "' provider");
     return nullptr;
   }
   std::string description = client->Describe();

@@ -52,6 +52,9 @@ class Step {
   virtual Task<Status> RunAsync(StepContext& context) const { co_return Run(context); }
   // One line for start-up logs (e.g. which model provider it uses); may be empty.
   virtual std::string Describe() const { return ""; }
+  // The state key where the step stores the text it streams as chunks (e.g.
+  // llm-stream's `output`); empty for a step that streams nothing it keeps.
+  virtual std::string StreamedOutputKey() const { return ""; }
 };
 
 }  // namespace flowrun

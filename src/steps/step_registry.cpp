@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 
+#include "llm/provider_factory.h"
+
 namespace flowrun {
 
 const char* ParamTypeName(ParamType type) {
@@ -33,10 +35,10 @@ StepEnvironment DefaultStepEnvironment() {
 }
 
 Status StepRegistry::Register(StepType type) {
-  if (type.name.empty()) return Status::Error("a step type needs a name");
-  if (!type.factory) return Status::Error("step type '" + type.name + "' has no factory");
+  if (type.name.empty()) return Status::InvalidArgument("a step type needs a name");
+  if (!type.factory) return Status::InvalidArgument("step type '" + type.name + "' has no factory");
   if (types_.count(type.name) != 0) {
-    return Status::Error("step type '" + type.name + "' is already registered");
+    return Status::AlreadyExists("step type '" + type.name + "' is already registered");
   }
   std::string name = type.name;
   types_.emplace(std::move(name), std::move(type));

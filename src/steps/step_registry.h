@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
-#include "flow/template.h"
+#include "templates/template.h"
 #include "llm/provider_settings.h"
 #include "steps/step.h"
 

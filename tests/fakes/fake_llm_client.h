@@ -26,12 +26,12 @@ class FakeLlmClient : public LlmClient {
       requests_.push_back(request);
     }
     for (const auto& delta : deltas) {
-      if (cancel.IsCancelled()) return Status::Error("cancelled");
+      if (cancel.IsCancelled()) return Status::Cancelled();
       ++offered;
-      if (!on_delta(delta)) return Status::Error("cancelled");
-      if (flush_each && !on_delta(std::string_view())) return Status::Error("cancelled");  // like a paced upstream
+      if (!on_delta(delta)) return Status::Cancelled();
+      if (flush_each && !on_delta(std::string_view())) return Status::Cancelled();  // like a paced upstream
     }
-    if (!flush_each && !on_delta(std::string_view())) return Status::Error("cancelled");
+    if (!flush_each && !on_delta(std::string_view())) return Status::Cancelled();
     return final_status;
   }
   std::string Describe() const override { return "fake"; }

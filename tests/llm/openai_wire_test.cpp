@@ -45,10 +45,13 @@ TEST(OpenAiWireTest, SkipsRoleOnlyNullAndChoicelessChunks) {
 TEST(OpenAiWireTest, ReportsErrorsAndNonJson) {
   OpenAiChunk chunk;
   Status status = ParseOpenAiChunk(R"({"error":{"message":"Rate limit reached","type":"requests"}})", &chunk);
+  EXPECT_EQ(status.code(), StatusCode::kUpstreamError);
   EXPECT_EQ(status.message(), "upstream error: Rate limit reached");
   status = ParseOpenAiChunk(R"({"error":"overloaded"})", &chunk);
+  EXPECT_EQ(status.code(), StatusCode::kUpstreamError);
   EXPECT_EQ(status.message(), "upstream error: overloaded");
   status = ParseOpenAiChunk("<html>" + std::string(200, 'x'), &chunk);
+  EXPECT_EQ(status.code(), StatusCode::kMalformed);
   EXPECT_EQ(status.message(), "upstream sent a data line that is not JSON: <html>" + std::string(74, 'x') + "...");
 }
 
@@ -250,7 +253,7 @@ Meaning ReadWithParser(const std::string& data) {
   OpenAiChunk chunk;
   const Status status = ParseOpenAiChunk(data, &chunk);
   Meaning meaning;
-  meaning.json_object = status.ok() || status.message().rfind("upstream error: ", 0) == 0;
+  meaning.json_object = status.ok() || status.code() == StatusCode::kUpstreamError;
   meaning.error = !status.ok() && meaning.json_object;
   meaning.content = chunk.content;
   meaning.finished = chunk.finished;

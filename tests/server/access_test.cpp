@@ -140,5 +140,42 @@ TEST(Access, JsonRequestLogWithoutKeysAndContentOnlyWhenAsked) {
   }
 }
 
+// The logged reply is the flow's output: the output key of the last step
+// that streamed to the client, whatever it is called (here `answer`).
+TEST(Access, LoggedReplyIsTheStreamedStepsOutput) {
+  const std::string flow_path = testing::WriteTempFile(
+      "answer.yaml",
+      "version: 1\nname: answer\nendpoint: /answer\ninput:\n  message: string\nsteps:\n"
+      "  - type: append-message\n    content: \"{{ input.message }}\"\n"
+      "  - id: think\n    type: llm-stream\n    provider: mock\n    output: answer\n");
+  const std::string log_path = testing::WriteTempFile("answer.log", "");
+  std::string streamed;
+  {
+    testing::ServeProcess server({flow_path, "--log-format", "json", "--log-content"},
+                                 {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}}, log_path);
+    ASSERT_GT(server.port(), 0);
+    auto ok = testing::RawRequest(server.port(), "POST", "/answer", R"({"message":"hello"})",
+                                  {{"Content-Type", "application/json"}, {"X-Request-Id", "req-answer"}});
+    ASSERT_EQ(ok.status, 200);
+    for (const auto& event : testing::ParseSse(ok.body)) {
+      if (event.count("event") && event.at("event") == "chunk") {
+        streamed += nlohmann::json::parse(event.at("data")).get<std::string>();
+      }
+    }
+  }
+  ASSERT_FALSE(streamed.empty());
+  std::ifstream in(log_path);
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    auto record = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(record.is_discarded()) << "not a JSON line: " << line;
+    if (record.value("request_id", "") != "req-answer") continue;
+    found = true;
+    ASSERT_TRUE(record.contains("reply")) << line;
+    EXPECT_EQ(record["reply"], streamed) << line;
+  }
+  EXPECT_TRUE(found) << "no log line for req-answer";
+}
+
 }  // namespace
 }  // namespace flowrun

@@ -78,6 +78,7 @@ TEST(ApiKeys, FileWithoutAKeyIsAnError) {
     ApiKeys keys;
     Status status = ParseApiKeyFile(text, "keys.txt", &keys);
     ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(status.message(), "--api-key-file keys.txt holds no key");
   }
 }

@@ -40,6 +40,7 @@ TEST(JsonLimits, DepthCountsContainersAndStopsPastTheLimit) {
   EXPECT_TRUE(CheckJsonShape("\"scalar\"", limits).ok());
   Status deep = CheckJsonShape(Nested(5), limits);
   ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(deep.message(), "the request body's JSON is nested deeper than 4 levels (--max-json-depth)");
   // A million levels: stopped at the fifth, never parsed further.
   EXPECT_EQ(CheckJsonShape(std::string(1000000, '['), limits).message(), deep.message());

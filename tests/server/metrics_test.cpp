@@ -9,6 +9,7 @@
 #include "fakes/fake_llm_client.h"
 #include "fakes/fake_openai_upstream.h"
 #include "flow/flow_loader.h"
+#include "llm/provider_factory.h"
 #include "server/flow_service.h"
 
 namespace flowrun {

@@ -20,13 +20,15 @@ TEST(StepRegistry, RegistersListsAndRefusesDuplicates) {
   EXPECT_EQ(registry.Names(), (std::vector<std::string>{"append-message", "append-reply", "llm-stream"}));
   EXPECT_TRUE(registry.Register(Named("custom")).ok());
   Status again = registry.Register(Named("llm-stream"));
-  EXPECT_FALSE(again.ok());
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(again.message(), "step type 'llm-stream' is already registered");
   EXPECT_NE(registry.Find("custom"), nullptr);
   EXPECT_EQ(registry.Find("nope"), nullptr);
   StepType no_factory;
   no_factory.name = "x";
-  EXPECT_FALSE(registry.Register(no_factory).ok());
+  Status refused = registry.Register(no_factory);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.message(), "step type 'x' has no factory");
 }
 
 TEST(StepRegistry, FactoryErrorIsReportedAtTheStepType) {

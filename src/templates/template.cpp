@@ -1,5 +1,5 @@
 // Parsing and rendering of `{{ path }}` templates.
-#include "flow/template.h"
+#include "templates/template.h"
 
 #include <cctype>
 #include <charconv>
@@ -115,8 +115,8 @@ Status Template::Render(const nlohmann::json& state, std::string* out) const {
         next = &(*value)[std::get<size_t>(path[i])];
       }
       if (next == nullptr) {
-        return Status::Error("template variable '" + part.variable->text + "' is undefined ('" +
-                             PathText(path, i + 1) + "' is missing)");
+        return Status::NotFound("template variable '" + part.variable->text + "' is undefined ('" +
+                                PathText(path, i + 1) + "' is missing)");
       }
       value = next;
     }

@@ -1,4 +1,4 @@
-#include "flow/template.h"
+#include "templates/template.h"
 
 #include <gtest/gtest.h>
 
@@ -30,6 +30,9 @@ TEST(Template, MissingPathIsAnErrorNamingIt) {
   EXPECT_EQ(Render("{{ input.nope }}", state), "ERROR: template variable 'input.nope' is undefined ('input.nope' is missing)");
   EXPECT_EQ(Render("{{ history[2].content }}", state),
             "ERROR: template variable 'history[2].content' is undefined ('history[2]' is missing)");
+  Template::CompileError error;
+  std::string out;
+  EXPECT_EQ(Template::Compile("{{ input.nope }}", &error)->Render(state, &out).code(), StatusCode::kNotFound);
 }
 
 TEST(Template, CompileErrorsCarryOffsets) {
