@@ -99,7 +99,7 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
     }
     return static_cast<bool>(std::cout);
       },
-      cancel, [] { std::cout.flush(); });  // the model has nothing more ready: show what came
+      cancel, [] { return static_cast<bool>(std::cout.flush()); });  // the model has nothing more ready: show what came
   if (wrote_text && last_char != '\n') std::cout << std::endl;
   if (!result.ok) {
     std::cerr << "flowrun run: error in step '" << result.error_step << "': " << result.error << "\n";

@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -54,6 +56,30 @@ void RaiseFileLimit() {
   }
 }
 
+// What one open stream costs: two descriptors (the client's socket and the
+// upstream's), and memory: the run, its SSE buffers and its curl handle
+// (bench/README.md measures ~10-20 KiB; this leaves room for bursts).
+constexpr int kDescriptorsPerOpenStream = 2;
+constexpr long long kBytesPerStream = 64 * 1024;
+// Descriptors kept for everything else: listener, loops, curl's own, logs, flow files.
+constexpr long long kDescriptorReserve = 256;
+
+// The default --max-streams: what descriptors and an eighth of the memory
+// allow (streams no longer hold threads). With the usual hard limit of
+// 20000 descriptors that is 9872.
+size_t DefaultMaxStreams() {
+  rlimit limit{};
+  long long descriptors = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    descriptors = static_cast<long long>(limit.rlim_cur);
+  }
+  const long long by_descriptors = std::max(1LL, (descriptors - kDescriptorReserve) / kDescriptorsPerOpenStream);
+  const long long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  const long long by_memory = pages > 0 && page_size > 0 ? std::max(1LL, pages * page_size / 8 / kBytesPerStream)
+                                                         : by_descriptors;
+  return static_cast<size_t>(std::min(by_descriptors, by_memory));
+}
+
 // Keys from --api-key-file and FLOWRUN_API_KEYS (server/api_keys.h): a
 // source that is given but yields no key refuses to start.
 Status LoadApiKeys(const std::string& file, std::vector<std::string>& keys) {
@@ -79,7 +105,8 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   app.add_option("paths", settings.paths, "flow files or directories of them")->required();
   app.add_option("--host", server.host, "address to listen on")->capture_default_str();
   app.add_option("--port", server.port, "port to listen on (0: any free port)")->capture_default_str();
-  app.add_option("--threads", server.threads, "most worker threads (the pool grows on demand); each open stream holds one")
+  app.add_option("--threads", server.threads,
+                 "most worker threads, which read, check and admit requests (the pool grows on demand); streams hold none")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-body", settings.service.max_body_bytes, "largest accepted request body in bytes")
@@ -108,7 +135,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   app.add_option("--body-timeout", body_timeout_s, "seconds a client gets to send a whole request body; then 408")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-streams", max_streams,
-                 "concurrent streams; beyond it 503 + Retry-After (default: threads minus a reserve)");
+                 "concurrent streams; beyond it 503 + Retry-After (default: what descriptors and memory allow)");
   app.add_option("--heartbeat", heartbeat_s, "seconds of quiet before a ': ping' comment")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--drain-timeout", settings.drain_s, "seconds running streams get to finish on SIGINT/SIGTERM")
@@ -145,15 +172,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   server.body_timeout = to_ms(body_timeout_s);
   server.head_limits.max_field_bytes = std::min(server.head_limits.max_field_bytes, server.head_limits.max_head_bytes);
   server.idle_worker_exit = to_ms(idle_worker_s);
-  // Keep workers for /healthz, 503 answers and new connections when every
-  // stream slot is taken.
-  const int reserve = std::max(2, server.threads / 8);
-  settings.service.max_streams =
-      static_cast<size_t>(max_streams >= 0 ? max_streams : std::max(1, server.threads - reserve));
-  if (max_streams >= server.threads) {
-    std::cerr << "flowrun serve: warning: --max-streams " << max_streams << " leaves no worker for other requests"
-              << " (--threads " << server.threads << ")\n";
-  }
+  settings.service.max_streams = max_streams >= 0 ? static_cast<size_t>(max_streams) : DefaultMaxStreams();
   return std::nullopt;
 }
 
@@ -278,6 +297,9 @@ class Reloader {
 
 int ServeCommand(const std::vector<std::string>& args, CommandContext& context) {
   ServeSettings settings;
+  // Every stream holds a client socket and an upstream socket; the default
+  // --max-streams follows the raised limit.
+  RaiseFileLimit();
   if (auto exit_code = ParseServeArgs(args, settings)) return *exit_code;
 
   FlowCatalog catalog(settings.paths, context.registry, context.environment);
@@ -308,8 +330,6 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  // Every stream holds a client socket and an upstream socket.
-  RaiseFileLimit();
   PrepareDescriptorChecks();
   // The upstream loops start now: a loop that cannot start (out of
   // descriptors, say) must not leave streams without one later.

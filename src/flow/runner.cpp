@@ -74,7 +74,7 @@ Task<RunResult> RunFlowAsync(const Flow& flow, nlohmann::json input, EventSink s
     StepContext context{flow_step.id, result.state, step_cancel,
                         [&](std::string_view text) {
                           if (text.empty()) {
-                            if (env.flush) env.flush();
+                            if (env.flush && !env.flush()) run_scope.Cancel("client disconnected");
                           } else {
                             chunk.text.assign(text);
                             emit(chunk);

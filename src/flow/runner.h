@@ -27,8 +27,9 @@ using EventSink = std::function<bool(const Event& event)>;
 
 // Called when a step's producer has nothing more ready for now (a model
 // handed over a burst of tokens): a consumer that batches chunks should
-// send what it holds. Not an event: it carries nothing of the run.
-using FlushHint = std::function<void()>;
+// send what it holds. Not an event: it carries nothing of the run. Returns
+// false, as the sink does, when the consumer has gone.
+using FlushHint = std::function<bool()>;
 
 struct RunResult {
   bool ok = false;

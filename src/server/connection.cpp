@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -14,12 +13,9 @@
 namespace flowrun {
 namespace {
 
-thread_local int current_socket = -1;
-thread_local ConnectionStream* current_stream = nullptr;
+thread_local std::optional<DetachedStream>* current_detached = nullptr;
 
-// How far a client may fall behind a stream written from an event loop
-// (beyond what the kernel buffers) before it counts as gone. A safety net:
-// flow control pauses the upstream long before (curl_loop.h).
+// A worker waits for a slow client; this bounds nothing it keeps (it keeps nothing).
 constexpr size_t kMaxBufferedBytes = 256 * 1024;
 
 std::string AddressText(const sockaddr_storage& address, int* port) {
@@ -59,14 +55,14 @@ class ConnectionStream : public httplib::Stream {
   // Writes everything or fails (SocketWriter: a worker waits for a slow
   // client up to the write timeout, an event loop keeps what waits).
   ssize_t write(const char* data, size_t size) override {
+    if (discard_) return static_cast<ssize_t>(size);
     return writer_.Write(data, size) ? static_cast<ssize_t>(size) : -1;
   }
 
-  // Sends what writes on an event loop kept; false once the client is gone.
-  bool SendBuffered() { return writer_.SendBuffered(); }
-  // On a worker: waits (up to the write timeout) until nothing is kept.
+  // Waits (up to the write timeout) until nothing is kept.
   bool SendAllBuffered() { return writer_.Write("", 0); }
-  size_t backlog() const { return writer_.buffered(); }
+  // The response was detached: httplib's rendering of it goes nowhere.
+  void Discard() { discard_ = true; }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     sockaddr_storage address{};
@@ -85,35 +81,32 @@ class ConnectionStream : public httplib::Stream {
   std::string_view head_;
   std::string_view body_;
   SocketWriter writer_;
+  bool discard_ = false;
 };
 
-bool SendConnectionBuffered(ConnectionStream* stream) { return stream == nullptr || stream->SendBuffered(); }
+namespace {
+thread_local ConnectionStream* current_stream = nullptr;
+}  // namespace
 
-size_t ConnectionBacklog(const ConnectionStream* stream) { return stream == nullptr ? 0 : stream->backlog(); }
-
-ConnectionStream* CurrentConnectionStream() { return current_stream; }
-
-bool PeerClosed(int sock) {
-  pollfd poll_fd{sock, POLLRDHUP, 0};
-  if (poll(&poll_fd, 1, 0) <= 0) return false;
-  return (poll_fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+void DetachCurrentResponse(DetachedStream stream) {
+  if (current_stream == nullptr || current_detached == nullptr) return;
+  current_stream->Discard();
+  current_detached->emplace(std::move(stream));
 }
 
-int CurrentRequestSocket() { return current_socket; }
-
-bool FlowrunHttplibServer::ServeFramed(int fd, const FramedRequest& request) {
+bool FlowrunHttplibServer::ServeFramed(int fd, const FramedRequest& request,
+                                       std::optional<DetachedStream>* detached) {
   const std::string head = CanonicalHead(request.head, request.body.size());
   ConnectionStream stream(fd, head, request.body, write_timeout_);
-  current_socket = fd;
   current_stream = &stream;
+  current_detached = detached;
   bool connection_closed = false;
   const bool close_after = request.last || !request.head.keep_alive;
   bool ok = process_request(stream, close_after, connection_closed, nullptr);
-  // Whatever a stream left buffered (written from an event loop) goes out
-  // before the connection waits for its next request.
   ok = ok && stream.SendAllBuffered();
-  current_socket = -1;
   current_stream = nullptr;
+  current_detached = nullptr;
+  if (detached->has_value()) return !close_after;
   return ok && !connection_closed && !close_after;
 }
 

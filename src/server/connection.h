@@ -2,9 +2,9 @@
 // (connection_loop.h) has read and checked a request's head and body; here
 // httplib routes that request from memory and writes the response to the
 // client socket. httplib never reads the socket itself, so its own framing
-// (and its fixed limits) never decide anything. The socket of the request
-// being served is known to this thread, so a stream can notice a client
-// that closed its connection while nothing is being written.
+// (and its fixed limits) never decide anything. A streamed response is not
+// written here: the handler detaches it (DetachCurrentResponse) and the
+// caller hands it, with the connection, to a run loop (loop_stream.h).
 // Internal to src/server; one request per call, on the calling thread.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <httplib.h>
 
 #include "server/connection_loop.h"
+#include "server/loop_stream.h"
 
 namespace flowrun {
 
@@ -24,30 +25,18 @@ class FlowrunHttplibServer : public httplib::Server {
     svr_sock_ = 0;
   }
 
-  // Serves `request` on `fd`: routes it, writes the whole response. True
-  // when the connection may wait for another request.
-  bool ServeFramed(int fd, const FramedRequest& request);
+  // Serves `request` on `fd`: routes it and writes the whole response,
+  // unless the handler detached it into `*detached` (then nothing was
+  // written). True when the connection may serve another request after this one.
+  bool ServeFramed(int fd, const FramedRequest& request, std::optional<DetachedStream>* detached);
 
  private:
   std::chrono::milliseconds write_timeout_;
 };
 
-// The socket of the request being handled on this thread (-1 if none).
-int CurrentRequestSocket();
-
-// The stream of that request's connection (null if none).
-class ConnectionStream;
-ConnectionStream* CurrentConnectionStream();
-
-// Sends what writes from an event loop left buffered on `stream`, as far as
-// the socket takes it now; false once the client has taken nothing for the
-// write timeout. Never blocks.
-bool SendConnectionBuffered(ConnectionStream* stream);
-
-// Bytes writes from an event loop left on `stream` (0 if null).
-size_t ConnectionBacklog(const ConnectionStream* stream);
-
-// True when the peer has closed or reset `sock` (never blocks).
-bool PeerClosed(int sock);
+// From the handler of the request ServeFramed is serving on this thread:
+// the response is `stream`, to be served by a run loop; what httplib writes
+// for this request is dropped.
+void DetachCurrentResponse(DetachedStream stream);
 
 }  // namespace flowrun

@@ -41,9 +41,51 @@ class FlowService::StreamSlot {
   std::atomic<size_t>& active_;
 };
 
+// Everything a stream needs once admitted; owned by the response's stream
+// function until the stream's task has copied it.
+struct FlowService::StreamJob {
+  std::shared_ptr<StreamSlot> slot;
+  std::shared_ptr<const Flow> flow;
+  nlohmann::json input;
+  StreamSettings settings;
+  RequestInfo info;
+};
+
 void FlowService::CancelAllStreams(const std::string& reason) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (Cancellation* cancel : running_) cancel->Cancel(reason);
+  for (const auto& live : running_) {
+    // The scope belongs to the stream's loop: cancel there.
+    live->loop->Post([live, reason] {
+      if (live->scope != nullptr) live->scope->Cancel(reason);
+    });
+  }
+}
+
+Task<void> FlowService::RunStream(const FlowService* service, std::shared_ptr<StreamJob> job, StreamRun run) {
+  auto live = std::make_shared<LiveStream>(LiveStream{&run.loop, &run.scope});
+  {
+    std::lock_guard<std::mutex> lock(service->mutex_);
+    service->running_.insert(live);
+  }
+  StreamOutcome outcome = co_await StreamFlow(*job->flow, job->input, job->settings, run);
+  live->scope = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(service->mutex_);
+    service->running_.erase(live);
+  }
+  nlohmann::json content;
+  if (service->options_.log_content) content = {{"input", job->input}, {"reply", outcome.reply}};
+  LogStreamEnd(job->info, outcome, content);
+  StreamRecord record;
+  record.flow = job->flow->name;
+  record.outcome = outcome.client_gone ? "client_gone" : outcome.ok ? "done" : "error";
+  record.upstream_error = outcome.counters.upstream_errors > 0;
+  record.first_chunk_seconds = outcome.first_chunk_ms < 0 ? -1 : outcome.first_chunk_ms / 1000;
+  record.duration_seconds = outcome.duration_ms / 1000;
+  record.chunks = outcome.chunks;
+  service->metrics_.RecordStream(record);
+  service->metrics_.CountUpstreamRetries(job->flow->name, outcome.counters.upstream_retries);
+  job->slot.reset();  // the admission slot frees once the stream has been logged
 }
 
 HttpResponse JsonError(int status, const std::string& message, const std::string& field) {
@@ -193,31 +235,9 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  response.stream = [this, slot, flow = std::move(flow), input = std::move(*input), settings,
-                     info](StreamWriter& writer) {
-    Cancellation cancel;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      running_.insert(&cancel);
-    }
-    StreamOutcome outcome = StreamFlow(*flow, input, settings, writer, cancel);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      running_.erase(&cancel);
-    }
-    nlohmann::json content;
-    if (options_.log_content) content = {{"input", input}, {"reply", outcome.reply}};
-    LogStreamEnd(info, outcome, content);
-    StreamRecord record;
-    record.flow = flow->name;
-    record.outcome = outcome.client_gone ? "client_gone" : outcome.ok ? "done" : "error";
-    record.upstream_error = outcome.counters.upstream_errors > 0;
-    record.first_chunk_seconds = outcome.first_chunk_ms < 0 ? -1 : outcome.first_chunk_ms / 1000;
-    record.duration_seconds = outcome.duration_ms / 1000;
-    record.chunks = outcome.chunks;
-    metrics_.RecordStream(record);
-    metrics_.CountUpstreamRetries(flow->name, outcome.counters.upstream_retries);
-  };
+  auto job = std::make_shared<StreamJob>(StreamJob{slot, std::move(flow), std::move(*input), settings, info});
+  // Not a coroutine itself: RunStream's frame holds its own copies.
+  response.stream = [this, job](StreamRun run) { return RunStream(this, job, run); };
   return response;
 }
 

@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/cancellation.h"
+#include "core/cancel_scope.h"
+#include "core/event_loop.h"
 #include "core/status.h"
 #include "flow/flow.h"
 #include "server/http_types.h"
@@ -71,12 +72,21 @@ class FlowService {
   // whether or not its stream ever ran.
   class StreamSlot;
 
+  // A stream being run: its loop and scope, so another thread can cancel it
+  // by posting there. `scope` is cleared (on the loop) when the stream ends.
+  struct LiveStream {
+    EventLoop* loop = nullptr;
+    CancelScope* scope = nullptr;
+  };
+  struct StreamJob;
+  static Task<void> RunStream(const FlowService* service, std::shared_ptr<StreamJob> job, StreamRun run);
+
   ServiceOptions options_;
   AccessControl access_;
   mutable Metrics metrics_;
   mutable std::atomic<size_t> active_streams_{0};
   mutable std::mutex mutex_;
-  mutable std::set<Cancellation*> running_;  // guarded by mutex_
+  mutable std::set<std::shared_ptr<LiveStream>> running_;  // guarded by mutex_
   std::shared_ptr<const FlowTable> flows_ = std::make_shared<FlowTable>();
 };
 

@@ -1,7 +1,8 @@
 // The HTTP server: our own listening socket and front end (connection_loop.h)
 // read and check requests; workers route them through cpp-httplib, convert
-// them for FlowService, write SSE streams through a chunked content
-// provider, and hand each connection back; Shutdown drains.
+// them for FlowService and write plain responses; a stream goes, with its
+// connection, to a run loop (loop_stream.h), so no worker waits for it.
+// Every connection is handed back to the front end; Shutdown drains.
 #include "server/http_server.h"
 
 #include <fcntl.h>
@@ -10,11 +11,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include <httplib.h>
 
 #include "core/log.h"
+#include "core/loop_threads.h"
 #include "server/connection.h"
 #include "server/worker_pool.h"
 
@@ -34,43 +37,6 @@ HttpRequest Convert(const httplib::Request& in, std::string body) {
   out.body = std::move(body);
   return out;
 }
-
-class SinkWriter : public StreamWriter {
- public:
-  explicit SinkWriter(httplib::DataSink& sink)
-      : sink_(sink), socket_(CurrentRequestSocket()), stream_(CurrentConnectionStream()) {}
-  bool Write(std::string_view bytes) override {
-    if (!ok_) return false;
-    ok_ = sink_.write(bytes.data(), bytes.size());
-    return ok_;
-  }
-  bool Flush() override {
-    if (ok_) ok_ = SendConnectionBuffered(stream_);
-    return ok_;
-  }
-  int ClientSocket() const override { return socket_; }
-  bool Backlogged() const override { return ConnectionBacklog(stream_) > 0; }
-  // Polled often while a model is quiet; one poll() per 10 ms is plenty.
-  bool ClientConnected() override {
-    if (!ok_ || socket_ < 0) return ok_;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_check_ < std::chrono::milliseconds(10)) return true;
-    last_check_ = now;
-    ok_ = !PeerClosed(socket_);
-    return ok_;
-  }
-  std::string GoneReason() const override {
-    return socket_ >= 0 && !PeerClosed(socket_) ? "client stopped reading (write timed out)" : "client disconnected";
-  }
-  bool ok() const { return ok_; }
-
- private:
-  httplib::DataSink& sink_;
-  int socket_;
-  ConnectionStream* stream_;
-  bool ok_ = true;
-  std::chrono::steady_clock::time_point last_check_;
-};
 
 void SetError(httplib::Response& response, const HttpResponse& error) {
   response.status = error.status;
@@ -134,9 +100,36 @@ struct HttpServer::Impl {
   void OnRequest(std::unique_ptr<ClientConnection> connection, FramedRequest request) {
     auto job = std::make_shared<Job>(Job{std::move(connection), std::move(request)});
     pool->enqueue([this, job] {
-      const bool keep_alive = server->ServeFramed(job->connection->fd(), job->request);
+      std::optional<DetachedStream> stream;
+      const bool keep_alive = server->ServeFramed(job->connection->fd(), job->request, &stream);
       job->request = FramedRequest();  // the body's memory goes back to the budget now
-      front->Return(std::move(job->connection), keep_alive);
+      if (!stream) {
+        front->Return(std::move(job->connection), keep_alive);
+        return;
+      }
+      StartStream(std::move(job->connection), std::move(*stream), keep_alive);
+    });
+  }
+
+  // The run loop takes the connection from here; the worker is free.
+  void StartStream(std::unique_ptr<ClientConnection> connection, DetachedStream stream, bool keep_alive) {
+    EventLoop* loop = LoopThreads::Shared().Next();
+    if (loop == nullptr) {  // the loops run before the server listens; this cannot happen
+      front->Return(std::move(connection), false);
+      return;
+    }
+    struct Handoff {
+      std::unique_ptr<ClientConnection> connection;
+      DetachedStream stream;
+    };
+    auto handoff = std::make_shared<Handoff>(Handoff{std::move(connection), std::move(stream)});
+    LoopSocketWriter::Limits limits;
+    limits.write_timeout = options.write_timeout;
+    loop->Post([this, loop, handoff, keep_alive, limits] {
+      StartLoopStream(*loop, std::move(handoff->connection), std::move(handoff->stream), keep_alive, limits,
+                      [this](std::unique_ptr<ClientConnection> done, bool keep) {
+                        front->Return(std::move(done), keep);
+                      });
     });
   }
 
@@ -159,15 +152,7 @@ struct HttpServer::Impl {
       }
       return;
     }
-    // Exactly "text/event-stream": httplib compresses other text types,
-    // which would hold the stream back until the end.
-    response.set_chunked_content_provider(
-        "text/event-stream", [stream = std::move(result.stream)](size_t, httplib::DataSink& sink) {
-          SinkWriter writer(sink);
-          stream(writer);
-          if (writer.ok()) sink.done();
-          return writer.ok();
-        });
+    DetachCurrentResponse(DetachedStream{result.status, std::move(result.headers), std::move(result.stream)});
   }
 
   // The front end has read the whole body already, and bounded it by
@@ -219,6 +204,8 @@ HttpServer::~HttpServer() { Shutdown(std::chrono::milliseconds(0)); }
 Status HttpServer::Start() {
   const auto& options = impl_->options;
   std::string error;
+  // Streams run on the run loops: they must be there before anything is admitted.
+  if (Status loops = LoopThreads::Shared().Start(); !loops.ok()) return loops;
   const int sock = Listen(options.host, options.port, &error);
   if (sock < 0) {
     return Status::Error("cannot listen on " + options.host + ":" + std::to_string(options.port) + " (" + error + ")");

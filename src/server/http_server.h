@@ -17,7 +17,9 @@ namespace flowrun {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 3000;   // 0: any free port
-  int threads = 1024;  // most worker threads: a request being answered (an open stream) holds one
+  // Most worker threads: they read, check and admit requests; streams run on
+  // the run loops and hold none.
+  int threads = 8;
   std::chrono::milliseconds write_timeout{5000};  // a client that stops reading is dropped after this
   std::chrono::milliseconds idle_keep_alive{5000};
   std::chrono::milliseconds idle_worker_exit{10000};  // the pool shrinks after this

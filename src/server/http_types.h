@@ -11,6 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/cancel_scope.h"
+#include "core/event_loop.h"
+#include "core/flow_control.h"
+#include "core/task.h"
+
 namespace flowrun {
 
 struct HttpRequest {
@@ -26,8 +31,9 @@ struct HttpRequest {
   }
 };
 
-// Where a streaming response writes. Write returns false once the client is
-// gone; the stream should then stop promptly.
+// Where a streaming response writes, on the loop that owns the connection:
+// writes never block. Write returns false once the client is gone; the
+// stream should then stop promptly.
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
@@ -48,13 +54,25 @@ class StreamWriter {
   virtual std::string GoneReason() const { return "client disconnected"; }
 };
 
+// What a streamed body is produced with: the loop the connection is owned
+// by, its writer, the stream's cancel scope (cancelled when the client goes
+// or the server shuts down) and the writer's backlog. All of it belongs to
+// that loop's thread and outlives the task.
+struct StreamRun {
+  EventLoop& loop;
+  StreamWriter& writer;
+  CancelScope& scope;
+  FlowControl& flow;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // When set, the body is produced by this function as the client reads it.
-  std::function<void(StreamWriter& writer)> stream;
+  // When set, the body is an event stream produced by this task on a run
+  // loop, which then owns the connection (the response head is already out).
+  std::function<Task<void>(StreamRun run)> stream;
 };
 
 }  // namespace flowrun

@@ -1,4 +1,4 @@
-// The SSE side of a run: framing, heartbeats, disconnect detection, stats.
+// The SSE side of a run, on its loop: framing, batching, heartbeats, stats.
 #include "server/stream_session.h"
 
 #include "flow/runner.h"
@@ -7,106 +7,149 @@
 namespace flowrun {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr size_t kMaxPendingBytes = 64 * 1024;
 // What chunks may wait here for a lagging client before they go to the
 // writer regardless (whose own limit then ends the stream): a safety net for
 // a producer that ignores flow control; one that honours it stays far below.
 constexpr size_t kMaxHeldBytes = 4 * kMaxPendingBytes;
+// Chunks without a flush hint from their producer go out after this long.
+constexpr std::chrono::milliseconds kUnhintedFlush{10};
 
-}  // namespace
+// The state of one stream's writing side; lives in StreamFlow's frame.
+class Session {
+ public:
+  Session(const StreamSettings& settings, StreamRun run) : settings_(settings), run_(run) {}
+  ~Session() {
+    *alive_ = false;  // a WhenClear callback still queued must not reach this
+    run_.loop.CancelTimer(heartbeat_timer_);
+    run_.loop.CancelTimer(flush_timer_);
+  }
 
-StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const StreamSettings& settings,
-                         StreamWriter& writer, Cancellation& cancel) {
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point started = Clock::now();
-  Clock::time_point last_write = started;
-  StreamOutcome outcome;
-  uint64_t next_id = 1;
-  int last_chunk_step = -1;  // the index of the last step that streamed a chunk
-  bool writable = true;
-  // Chunks wait here until the model has nothing more ready (a flush hint),
-  // so a burst of tokens leaves in one send instead of one each.
-  std::string pending;
-  // A client that lags behind makes the upstream loop stop reading for it
-  // (flow control) instead of flowrun holding ever more.
-  auto note_backlog = [&] { cancel.SetConsumerBacklogged(writable && writer.Backlogged()); };
-  Clock::time_point pending_since;
-  auto flush = [&] {
-    if (!pending.empty()) {
-      writable = writable && writer.Write(pending);
-      last_write = Clock::now();
-      pending.clear();
-      note_backlog();
-    }
-    return writable;
-  };
-  // Chunks (and heartbeats) also wait here while the writer still keeps
-  // bytes the client has not taken, rather than piling onto them: the
-  // writer then never holds more than one flush, and what waits here is
-  // bounded because flow control has paused the upstream meanwhile. Other
-  // events are written at once (by the worker, which waits for the client).
-  auto flush_chunks = [&] {
-    if (!writer.Backlogged() || pending.size() > kMaxHeldBytes) return flush();
-    note_backlog();
-    return writable;
-  };
-  // Runs while the model is quiet: sends what waits (for clients that give
-  // no flush hints), keeps proxies from cutting an idle stream, and notices
-  // a client that has gone without waiting for a token (unless an event
-  // loop watches the client's socket for that already).
-  cancel.SetHangupSocket(writer.ClientSocket());
-  cancel.SetProbe([&] {
-    writable = writable && writer.Flush();
-    note_backlog();
-    // The probe also runs between the tokens of one burst: flush only what
-    // has waited a while (a model that never hints), not every token.
-    if (!pending.empty() && Clock::now() - pending_since >= std::chrono::milliseconds(10)) flush_chunks();
-    if (writable && pending.empty() && Clock::now() - last_write >= settings.heartbeat) {
-      pending = SseHeartbeat();
-      pending_since = Clock::now();
-      flush_chunks();
-    }
-    return writable && (cancel.hangup_watched() || writer.ClientConnected());
-  });
-  RunResult result = RunFlow(flow, input, [&](const Event& event) {
+  bool writable() const { return writable_; }
+
+  void Start() {
+    started_ = Clock::now();
+    last_write_ = started_;
+    ArmHeartbeat(settings_.heartbeat);
+  }
+
+  bool OnEvent(const Event& event) {
     switch (event.type) {
       case Event::Type::kStepBefore:
       case Event::Type::kStepAfter:
-        if (!settings.all_events) return writable;
+        if (!settings_.all_events) return writable_;
         break;
       case Event::Type::kChunk:
-        last_chunk_step = event.index;
-        if (outcome.chunks++ == 0) {
-          outcome.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        last_chunk_step_ = event.index;
+        if (outcome_.chunks++ == 0) {
+          outcome_.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
         }
-        if (pending.empty()) pending_since = Clock::now();
-        AppendSseEvent(event, next_id++, pending);
-        // A long burst leaves in sends of this size rather than all at once,
-        // so what is held in memory stays small.
-        if (pending.size() >= kMaxPendingBytes) return flush_chunks();
-        return writable;
+        if (pending_.empty() && flush_timer_ == 0) {
+          flush_timer_ = run_.loop.After(kUnhintedFlush, [this] {
+            flush_timer_ = 0;
+            FlushChunks();
+          });
+        }
+        AppendSseEvent(event, next_id_++, pending_);
+        // A long burst leaves in writes of this size rather than all at once.
+        if (pending_.size() >= kMaxPendingBytes) return FlushChunks();
+        return writable_;
       default:
         break;
     }
-    AppendSseEvent(event, next_id++, pending);
-    return flush();
-  }, cancel, [&] { flush_chunks(); });
-  cancel.SetProbe(nullptr);
-  cancel.SetHangupSocket(-1);
+    AppendSseEvent(event, next_id_++, pending_);
+    return Flush();
+  }
+
+  // Chunks wait while the writer still keeps bytes the client has not
+  // taken, rather than piling onto them; they go once it has caught up.
+  bool FlushChunks() {
+    if (!run_.writer.Backlogged() || pending_.size() > kMaxHeldBytes) return Flush();
+    if (!waiting_for_room_) {
+      waiting_for_room_ = true;
+      run_.flow.WhenClear([this, alive = alive_] {
+        if (!*alive) return;
+        waiting_for_room_ = false;
+        FlushChunks();
+      });
+    }
+    return writable_;
+  }
+
+  StreamOutcome& outcome() { return outcome_; }
+  int last_chunk_step() const { return last_chunk_step_; }
+  Clock::time_point started() const { return started_; }
+
+ private:
+  bool Flush() {
+    if (!pending_.empty()) {
+      writable_ = writable_ && run_.writer.Write(pending_);
+      last_write_ = Clock::now();
+      pending_.clear();
+    }
+    run_.loop.CancelTimer(flush_timer_);
+    flush_timer_ = 0;
+    return writable_;
+  }
+
+  // Keeps proxies from cutting an idle stream.
+  void ArmHeartbeat(std::chrono::milliseconds after) {
+    heartbeat_timer_ = run_.loop.After(std::max(after, std::chrono::milliseconds(1)), [this] {
+      heartbeat_timer_ = 0;
+      const auto quiet = Clock::now() - last_write_;
+      if (quiet >= settings_.heartbeat && writable_) {
+        if (pending_.empty()) pending_ = SseHeartbeat();
+        FlushChunks();
+        ArmHeartbeat(settings_.heartbeat);
+      } else {
+        ArmHeartbeat(std::chrono::ceil<std::chrono::milliseconds>(settings_.heartbeat - quiet));
+      }
+    });
+  }
+
+  const StreamSettings& settings_;
+  StreamRun run_;
+  StreamOutcome outcome_;
+  std::string pending_;
+  uint64_t next_id_ = 1;
+  int last_chunk_step_ = -1;  // the index of the last step that streamed a chunk
+  bool writable_ = true;
+  bool waiting_for_room_ = false;
+  Clock::time_point started_;
+  Clock::time_point last_write_;
+  EventLoop::TimerId heartbeat_timer_ = 0;
+  EventLoop::TimerId flush_timer_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace
+
+Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSettings settings, StreamRun run) {
+  Session session(settings, run);
+  session.Start();
+  EventSink sink = [&session](const Event& event) { return session.OnEvent(event); };
+  FlushHint flush = [&session] { return session.FlushChunks(); };
+  RunResult result = co_await RunFlowAsync(flow, std::move(input), std::move(sink),
+                                           RunEnvironment{run.loop, run.scope, &run.flow, std::move(flush)});
+  StreamOutcome outcome = std::move(session.outcome());
+  const bool writable = session.writable() && run.writer.ClientConnected();
   outcome.ok = result.ok && writable;
   outcome.client_gone = !writable;
-  if (outcome.client_gone) outcome.gone_reason = writer.GoneReason();
+  if (outcome.client_gone) outcome.gone_reason = run.writer.GoneReason();
   outcome.error = result.error;
   outcome.error_step = result.error_step;
   outcome.counters = result.counters;
   // The reply is what the client was streamed last: the output of the last
   // step that sent chunks (null when no step did).
-  if (last_chunk_step >= 0 && static_cast<size_t>(last_chunk_step) < flow.steps.size()) {
-    const std::string key = flow.steps[last_chunk_step].step->StreamedOutputKey();
+  const int last = session.last_chunk_step();
+  if (last >= 0 && static_cast<size_t>(last) < flow.steps.size()) {
+    const std::string key = flow.steps[last].step->StreamedOutputKey();
     if (!key.empty() && result.state.is_object()) outcome.reply = result.state.value(key, nlohmann::json());
   }
-  outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  return outcome;
+  outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - session.started()).count();
+  co_return outcome;
 }
 
 }  // namespace flowrun

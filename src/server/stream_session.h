@@ -1,6 +1,8 @@
-// StreamSession: one flow run streamed to one client as SSE. Sends
-// heartbeats while the model is quiet, notices a client that has gone,
-// and reports how the stream went. Used on one worker thread.
+// StreamSession: one flow run streamed to one client as SSE, on the run's
+// loop. Batches a burst of chunks into one write, holds chunks while the
+// client lags (the writer's backlog pauses the model meanwhile), sends
+// heartbeats while the model is quiet (a timer), and reports how the stream
+// went. Loop thread only.
 #pragma once
 
 #include <chrono>
@@ -10,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/cancellation.h"
 #include "flow/flow.h"
 #include "server/http_types.h"
+#include "steps/step.h"
 
 namespace flowrun {
 
@@ -36,9 +38,9 @@ struct StreamSettings {
   std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
 };
 
-// Runs `flow` on `input`, writing events to `writer`. `cancel` may be
-// cancelled from another thread (server shutdown).
-StreamOutcome StreamFlow(const Flow& flow, const nlohmann::json& input, const StreamSettings& settings,
-                         StreamWriter& writer, Cancellation& cancel);
+// Runs `flow` on `input` on `run.loop`, writing events to `run.writer`.
+// Cancelling `run.scope` (the client went, the server shuts down) ends the
+// run with its error and done events.
+Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSettings settings, StreamRun run);
 
 }  // namespace flowrun

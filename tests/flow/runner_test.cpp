@@ -154,7 +154,10 @@ TEST(Runner, FlushHintsFromTheModelReachTheFlushCallback) {
         if (event.type == Event::Type::kChunk) pattern += "c";
         return true;
       },
-      cancel, [&] { pattern += "F"; });
+      cancel, [&] {
+        pattern += "F";
+        return true;
+      });
   EXPECT_EQ(pattern, "cFcFcF");  // the fake model flushes after every delta
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes/stream_driver.h"
 #include "fakes/fake_llm_client.h"
 #include "fakes/raw_http_client.h"
 #include "flow/flow_loader.h"
@@ -61,7 +62,7 @@ TEST(FlowService, StreamsChunksAsSseEndingWithDone) {
   EXPECT_EQ(response.content_type, "text/event-stream");
   ASSERT_TRUE(response.stream);
   StringWriter writer;
-  response.stream(writer);
+  testing::DriveStream(response, writer);
   EXPECT_EQ(writer.text,
             "event: chunk\nid: 1\ndata: \"Hel\"\n\n"
             "event: chunk\nid: 2\ndata: \"lo\"\n\n"
@@ -74,7 +75,7 @@ TEST(FlowService, StepEventsOnlyWhenAskedAndErrorsAsEvents) {
   fixture.client->final_status = Status::Error("upstream returned HTTP 401: bad key");
   HttpRequest request{"POST", "/chat", {{"events", "all"}}, {}, R"({"message":"hi"})"};
   StringWriter writer;
-  fixture.service.Handle(request).stream(writer);
+  testing::DriveStream(fixture.service.Handle(request), writer);
   auto events = testing::ParseSse(writer.text);
   ASSERT_EQ(events.size(), 8u);
   EXPECT_EQ(events[0]["event"], "step:before");
@@ -154,7 +155,7 @@ TEST(FlowService, StopsTheRunWhenTheClientIsGone) {
   fixture.client->deltas = {"a", "b", "c", "d", "e", "f"};
   StringWriter writer;
   writer.writes_left_ = 2;
-  fixture.Post(R"({"message":"hi"})").stream(writer);
+  testing::DriveStream(fixture.Post(R"({"message":"hi"})"), writer);
   EXPECT_EQ(writer.text, "event: chunk\nid: 1\ndata: \"a\"\n\nevent: chunk\nid: 2\ndata: \"b\"\n\n");
   EXPECT_EQ(fixture.client->offered, 3);  // "c" was refused; d, e, f were never produced
 }
@@ -182,7 +183,7 @@ TEST(FlowService, ChunksThatArriveTogetherLeaveInOneWrite) {
     fixture.client->deltas = {"a", "b", "c", "d"};
     fixture.client->flush_each = paced;
     CountingWriter writer;
-    fixture.Post(R"({"message":"hi"})").stream(writer);
+    testing::DriveStream(fixture.Post(R"({"message":"hi"})"), writer);
     ASSERT_EQ(writer.writes.size(), paced ? 5u : 2u);  // chunks, then done
     EXPECT_EQ(writer.writes.back(), "event: done\nid: 5\ndata: [DONE]\n\n");
     if (!paced) {

@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "fakes/stream_driver.h"
 #include "fakes/fake_llm_client.h"
 #include "fakes/fake_openai_upstream.h"
 #include "flow/flow_loader.h"
@@ -94,7 +95,7 @@ TEST(Metrics, ExpositionAfterRequestsRetriesAndErrors) {
   NullWriter writer;
   auto post = [&](const std::string& body) {
     HttpResponse response = service.Handle(HttpRequest{"POST", "/chat", {}, {}, body});
-    if (response.stream) response.stream(writer);
+    testing::DriveStream(response, writer);
     return response.status;
   };
   EXPECT_EQ(post(R"({"message":"hi"})"), 200);  // 503, retried, then two chunks
