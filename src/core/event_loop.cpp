@@ -1,4 +1,5 @@
-// The executor behind every loop thread: epoll, eventfd and a timer heap.
+// The executor behind every loop thread: epoll, eventfd and a timer heap,
+// plus a priority epoll set and after-batch hooks (event_loop.h).
 #include "core/event_loop.h"
 
 #include <sys/epoll.h>
@@ -11,13 +12,17 @@
 namespace flowrun {
 namespace {
 
-constexpr uint64_t kWakeKey = 0;
+// One epoll_wait returns at most this many ready descriptors.
+constexpr int kBatch = 512;
 
-thread_local const void* t_current_loop = nullptr;
+thread_local EventLoop* t_current_loop = nullptr;
 
 }  // namespace
 
 EventLoop::~EventLoop() {
+  // Attachments may still unwatch descriptors and cancel timers.
+  attachments_.clear();
+  if (priority_epoll_ >= 0) close(priority_epoll_);
   if (epoll_ >= 0) close(epoll_);
   if (wake_ >= 0) close(wake_);
 }
@@ -28,7 +33,7 @@ Status EventLoop::Init() {
   if (epoll_ < 0 || wake_ < 0) return Status::Error(std::string("cannot create an event loop: ") + strerror(errno));
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.u64 = kWakeKey;
+  event.data.ptr = nullptr;  // the wake-up
   if (epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event) != 0) {
     return Status::Error(std::string("cannot create an event loop: ") + strerror(errno));
   }
@@ -36,6 +41,8 @@ Status EventLoop::Init() {
 }
 
 bool EventLoop::OnLoopThread() const { return t_current_loop == this; }
+
+EventLoop* EventLoop::Current() { return t_current_loop; }
 
 void EventLoop::Post(Callback fn) {
   {
@@ -67,31 +74,112 @@ void EventLoop::CancelTimer(TimerId id) {
 }
 
 bool EventLoop::Watch(int fd, uint32_t events, FdCallback fn) {
-  const uint64_t key = next_watch_key_++;
+  auto entry = std::make_unique<WatchEntry>();
+  entry->fd = fd;
+  entry->events = events;
+  entry->callback = std::move(fn);
   epoll_event event{};
   event.events = events;
-  event.data.u64 = key;
+  event.data.ptr = entry.get();
   if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) return false;
-  watch_keys_[fd] = key;
-  watches_.emplace(key, WatchEntry{key, std::move(fn)});
+  auto found = watches_.find(fd);
+  if (found != watches_.end()) {
+    // The kernel took it, so the old registration is gone: the descriptor
+    // was closed while watched and its number reused.
+    WatchEntry& old = *found->second;
+    old.live = false;
+    if (old.priority) {
+      if (priority_epoll_ >= 0) epoll_ctl(priority_epoll_, EPOLL_CTL_DEL, fd, nullptr);
+      --priority_watches_;
+    }
+    unwatched_.push_back(std::move(found->second));
+    found->second = std::move(entry);
+  } else {
+    watches_.emplace(fd, std::move(entry));
+  }
   return true;
 }
 
 bool EventLoop::Modify(int fd, uint32_t events) {
-  auto found = watch_keys_.find(fd);
-  if (found == watch_keys_.end()) return false;
+  auto found = watches_.find(fd);
+  if (found == watches_.end()) return false;
+  WatchEntry& entry = *found->second;
+  entry.events = events;
   epoll_event event{};
   event.events = events;
-  event.data.u64 = found->second;
-  return epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event) == 0;
+  event.data.ptr = &entry;
+  const int set = SetOf(entry);
+  if (epoll_ctl(set, EPOLL_CTL_MOD, fd, &event) == 0) return true;
+  // Closed while watched and the number reused: register it afresh.
+  return errno == ENOENT && epoll_ctl(set, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
 void EventLoop::Unwatch(int fd) {
-  auto found = watch_keys_.find(fd);
-  if (found == watch_keys_.end()) return;
-  epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
-  watches_.erase(found->second);
-  watch_keys_.erase(found);
+  auto found = watches_.find(fd);
+  if (found == watches_.end()) return;
+  WatchEntry& entry = *found->second;
+  epoll_ctl(SetOf(entry), EPOLL_CTL_DEL, fd, nullptr);
+  if (entry.priority) --priority_watches_;
+  entry.live = false;
+  unwatched_.push_back(std::move(found->second));
+  watches_.erase(found);
+}
+
+bool EventLoop::SetPriority(int fd, bool priority) {
+  auto found = watches_.find(fd);
+  if (found == watches_.end()) return false;
+  WatchEntry& entry = *found->second;
+  if (entry.priority == priority) return true;
+  if (priority && priority_epoll_ < 0) {
+    const int set = epoll_create1(EPOLL_CLOEXEC);
+    if (set < 0) return false;
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = &priority_epoll_;  // a tag: served after every batch
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, set, &event) != 0) {
+      close(set);
+      return false;
+    }
+    priority_epoll_ = set;
+  }
+  epoll_event event{};
+  event.events = entry.events;
+  event.data.ptr = &entry;
+  const int from = SetOf(entry);
+  const int to = priority ? priority_epoll_ : epoll_;
+  if (epoll_ctl(to, EPOLL_CTL_ADD, fd, &event) != 0 && errno != EEXIST) return false;
+  epoll_ctl(from, EPOLL_CTL_DEL, fd, nullptr);
+  entry.priority = priority;
+  if (priority) {
+    ++priority_watches_;
+  } else {
+    --priority_watches_;
+  }
+  return true;
+}
+
+EventLoop::HookId EventLoop::AddAfterBatch(Callback fn) {
+  const HookId id = next_hook_++;
+  after_batch_.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void EventLoop::RemoveAfterBatch(HookId id) {
+  for (auto& [hook, fn] : after_batch_) {
+    if (hook == id) {
+      fn = nullptr;
+      hooks_removed_ = true;
+    }
+  }
+}
+
+EventLoop::Attachment* EventLoop::FindAttachment(const void* key) const {
+  auto found = attachments_.find(key);
+  return found == attachments_.end() ? nullptr : found->second.get();
+}
+
+void EventLoop::Attach(const void* key, std::unique_ptr<Attachment> attachment) {
+  attachments_[key] = std::move(attachment);
 }
 
 int EventLoop::WaitMs() const {
@@ -99,6 +187,18 @@ int EventLoop::WaitMs() const {
   if (timers_.empty()) return -1;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.top().due - Clock::now()).count();
   return wait <= 0 ? 0 : static_cast<int>(std::min<long long>(wait, 60000));
+}
+
+void EventLoop::Dispatch(void* tag, uint32_t events) {
+  if (tag == nullptr) {
+    uint64_t count;
+    [[maybe_unused]] ssize_t got = read(wake_, &count, sizeof(count));
+    return;
+  }
+  if (tag == &priority_epoll_) return;  // served after the batch
+  // Entries unwatched in this batch stay allocated until its end.
+  auto* entry = static_cast<WatchEntry*>(tag);
+  if (entry->live) entry->callback(events);
 }
 
 void EventLoop::RunDueTimers() {
@@ -124,31 +224,40 @@ void EventLoop::RunPosted() {
   for (auto& fn : batch) fn();
 }
 
+void EventLoop::RunAfterBatch() {
+  // By index: a hook may add hooks (which run from the next iteration).
+  const size_t count = after_batch_.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (!after_batch_[i].second) continue;
+    Callback fn = after_batch_[i].second;  // the hook may remove itself
+    fn();
+  }
+  if (hooks_removed_) {
+    std::erase_if(after_batch_, [](const auto& hook) { return !hook.second; });
+    hooks_removed_ = false;
+  }
+}
+
 void EventLoop::Run() {
+  EventLoop* const outer = t_current_loop;
   t_current_loop = this;
-  loop_thread_ = this;
-  std::vector<epoll_event> events(256);
+  std::vector<epoll_event> events(kBatch);
   while (!stopping_) {
     const int ready = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), WaitMs());
     if (ready < 0 && errno != EINTR) break;
-    for (int i = 0; i < ready; ++i) {
-      const uint64_t key = events[i].data.u64;
-      if (key == kWakeKey) {
-        uint64_t count;
-        [[maybe_unused]] ssize_t got = read(wake_, &count, sizeof(count));
-        continue;
-      }
-      auto found = watches_.find(key);
-      if (found == watches_.end()) continue;  // unwatched earlier in this batch
-      // The callback may unwatch its own descriptor: run a copy.
-      FdCallback fn = found->second.callback;
-      fn(events[i].events);
+    for (int i = 0; i < ready; ++i) Dispatch(events[i].data.ptr, events[i].events);
+    if (priority_watches_ > 0) {
+      const int first = epoll_wait(priority_epoll_, events.data(), static_cast<int>(events.size()), 0);
+      for (int i = 0; i < first; ++i) Dispatch(events[i].data.ptr, events[i].events);
     }
     RunPosted();
     RunDueTimers();
+    RunAfterBatch();
+    unwatched_.clear();
   }
   RunPosted();
-  t_current_loop = nullptr;
+  unwatched_.clear();
+  t_current_loop = outer;
 }
 
 }  // namespace flowrun

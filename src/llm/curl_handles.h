@@ -23,7 +23,7 @@ class CurlHandles {
   static void InitialiseCurl();
 
   bool ok() const { return easy_ != nullptr; }
-  // Created on first use: transfers on the shared loop (curl_loop.h) need
+  // Created on first use: transfers on the run loops (curl_driver.h) need
   // only the easy handle. Null if curl cannot create one.
   CURLM* multi();
   CURL* easy() { return easy_; }

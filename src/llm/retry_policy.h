@@ -46,6 +46,8 @@ long RetryDelayMs(int retry, long initial_ms, long max_ms, std::optional<long> r
 
 // Sleeps for `wait`, checking `cancel` at least every 50 ms (IsCancelled also
 // runs the server's probe, which sends heartbeats). False when cancelled.
+// Only for attempts driven alone on the caller's thread; on a loop the
+// backoff is a timer (core/loop_awaitables.h Sleep).
 bool SleepUnlessCancelled(std::chrono::milliseconds wait, const Cancellation& cancel);
 
 }  // namespace flowrun

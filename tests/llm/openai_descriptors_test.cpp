@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "core/descriptors.h"
-#include "llm/curl_loop.h"
 #include "llm/openai_client.h"
 #include "llm/openai_test_support.h"
 #include "llm/upstream_loops.h"
@@ -82,7 +81,7 @@ TEST(OpenAiDescriptors, OutOfDescriptorsOnTheLoopIsItsOwnErrorAndNotRetried) {
   upstream.SetScript(testing::HelloStream());
   auto client = MakeOpenAiClient(testing::FastRetryConfig(upstream));
   ASSERT_TRUE(RunStream(*client).status.ok());  // the upstream loop runs now
-  ASSERT_TRUE(CurlLoopAvailable());
+  ASSERT_TRUE(UpstreamLoopsRunning());
   const int requests = upstream.request_count();
   const uint64_t counted = DescriptorShortages(DescriptorShortage::kUpstream);
 
@@ -119,7 +118,7 @@ TEST(OpenAiDescriptors, ALoopThatCouldNotStartStartsLater) {
 
   DescriptorFiller filler;
   ASSERT_TRUE(filler.ok()) << "cannot lower this process's open-file limit";
-  const bool loop_started = CurlLoopAvailable();
+  const bool loop_started = StartUpstreamLoops().ok();
   const Outcome outcome = RunStream(*client);
   filler.Release();
 
@@ -127,7 +126,7 @@ TEST(OpenAiDescriptors, ALoopThatCouldNotStartStartsLater) {
   EXPECT_EQ(outcome.status.message(), ExpectedError(upstream));
   EXPECT_EQ(outcome.stats.attempts, 1);
   EXPECT_EQ(upstream.request_count(), 0);
-  EXPECT_TRUE(CurlLoopAvailable()) << "the loops did not start once descriptors were free";
+  EXPECT_TRUE(StartUpstreamLoops().ok()) << "the loops did not start once descriptors were free";
   const Outcome again = RunStream(*client);
   EXPECT_TRUE(again.status.ok()) << again.status.message();
   EXPECT_EQ(upstream.request_count(), 1);

@@ -61,13 +61,13 @@ TEST(ServeDescriptors, DoesNotStartWhenItsUpstreamLoopCannotStart) {
   if (access(kPrlimit, X_OK) != 0) GTEST_SKIP() << "prlimit (util-linux) is not installed";
   KeepInheritedDescriptorsFromChildren();
   // 0-2 are stdio and 3 the reserve for descriptor checks: one is left,
-  // for the loop's first epoll set but not its second. (It is free again at
+  // for the run loop's epoll set but not its wake-up descriptor. (It is free again at
   // exit, for LeakSanitizer under `make asan`.)
   const testing::ProcessResult result = testing::RunProcess(
       ServeWithLimit(5, {std::string(FLOWRUN_SOURCE_DIR) + "/flows/chat.yaml", "--port", "0", "--io-threads", "1"}),
       {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "flowrun serve: error: cannot start upstream event loop 1 of 1: epoll_create1: Too many open files\n");
+  EXPECT_EQ(result.err, "flowrun serve: error: cannot start run loop 1 of 1: cannot create an event loop: Too many open files\n");
   EXPECT_EQ(result.out.find("listening on"), std::string::npos);
 }
 
