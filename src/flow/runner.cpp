@@ -108,7 +108,8 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
                   const FlushHint& flush) {
   EventLoop loop;
   CancelScope scope;
-  if (Status status = loop.Init(); !status.ok()) {
+  const Status initialised = loop.Init();
+  if (const Status& status = initialised; !status.ok()) {
     // Without a loop nothing can wait; the run still ends with error + done.
     scope.Cancel("cannot start the run's event loop: " + status.message());
   }
@@ -116,22 +117,30 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
   std::optional<RunResult> result;
   std::exception_ptr failure;
   bool finished = false;
-  StartTask(RunFlowAsync(flow, input, sink, RunEnvironment{loop, scope, nullptr, flush, &cancel}),
-            [&](std::optional<RunResult> value, std::exception_ptr error) {
-              result = std::move(value);
-              failure = error;
-              finished = true;
-              loop.Stop();
-            });
-  if (!finished) {
-    // Another thread may cancel: look every kCancelPoll (the probe, when set, runs too).
-    std::function<void()> poll = [&] {
-      if (cancel.IsCancelled()) scope.Cancel(cancel.Reason());
-      if (!finished) loop.After(kCancelPoll, poll);
-    };
-    loop.After(kCancelPoll, poll);
-    loop.Run();
+  // Started inside Run(), as on a run loop: what the run sets up (a
+  // transfer, timers) is then seen by the loop's next wait.
+  auto start = [&] {
+    StartTask(RunFlowAsync(flow, input, sink, RunEnvironment{loop, scope, nullptr, flush, &cancel}),
+              [&](std::optional<RunResult> value, std::exception_ptr error) {
+                result = std::move(value);
+                failure = error;
+                finished = true;
+                loop.Stop();
+              });
+  };
+  if (!initialised.ok()) {
+    start();  // cancelled above: the run ends at once, with error and done
+    if (failure) std::rethrow_exception(failure);
+    return std::move(*result);
   }
+  loop.Post(start);
+  // Another thread may cancel: look every kCancelPoll (the probe, when set, runs too).
+  std::function<void()> poll = [&] {
+    if (cancel.IsCancelled()) scope.Cancel(cancel.Reason());
+    if (!finished) loop.After(kCancelPoll, poll);
+  };
+  loop.After(kCancelPoll, poll);
+  loop.Run();
   if (failure) std::rethrow_exception(failure);
   return std::move(*result);
 }

@@ -21,12 +21,16 @@ inline bool DriveStream(const HttpResponse& response, StreamWriter& writer) {
   FlowControl flow;
   bool done = false;
   std::exception_ptr failure;
-  StartTask(response.stream(StreamRun{loop, writer, scope, flow}), [&](std::exception_ptr error) {
-    failure = error;
-    done = true;
-    loop.Stop();
+  // Started inside Run(), as on a run loop: what the task sets up (a
+  // transfer, timers) is then seen by the loop's next wait.
+  loop.Post([&] {
+    StartTask(response.stream(StreamRun{loop, writer, scope, flow}), [&](std::exception_ptr error) {
+      failure = error;
+      done = true;
+      loop.Stop();
+    });
   });
-  if (!done) loop.Run();
+  loop.Run();
   if (failure) std::rethrow_exception(failure);
   return true;
 }
