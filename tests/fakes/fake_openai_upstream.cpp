@@ -192,6 +192,17 @@ std::string OpenAiDeltaEvent(const std::string& content) {
   return ChunkJson({{"content", content}}, nullptr);
 }
 
+std::vector<std::string> NumberedDeltaStream(int count, std::vector<std::string>* texts) {
+  std::vector<std::string> pieces;
+  for (int i = 0; i < count; ++i) {
+    texts->push_back("d" + std::to_string(i) + " ");
+    pieces.push_back(OpenAiDeltaEvent(texts->back()));
+  }
+  pieces.push_back(OpenAiFinishEvent());
+  pieces.push_back(kOpenAiDoneEvent);
+  return pieces;
+}
+
 std::string OpenAiFinishEvent() { return ChunkJson(nlohmann::json::object(), "stop"); }
 
 }  // namespace flowrun::testing

@@ -124,6 +124,9 @@ class FakeOpenAiUpstream {
 std::string OpenAiDeltaEvent(const std::string& content);
 // The closing chunk with an empty delta and finish_reason "stop".
 std::string OpenAiFinishEvent();
+// A complete stream of `count` deltas "d0 ", "d1 ", ... (then finish and
+// [DONE]); their texts go to `*texts`.
+std::vector<std::string> NumberedDeltaStream(int count, std::vector<std::string>* texts);
 inline constexpr const char* kOpenAiDoneEvent = "data: [DONE]\n\n";
 
 }  // namespace flowrun::testing

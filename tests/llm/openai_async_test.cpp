@@ -221,14 +221,8 @@ TEST_F(OpenAiAsyncTest, AScopeCancelledBeforeTheCallSendsNothing) {
 }
 
 TEST_F(OpenAiAsyncTest, ABackloggedConsumerPausesTheTransferUntilItClears) {
-  std::vector<std::string> pieces;
   std::vector<std::string> expected;
-  for (int i = 0; i < 100; ++i) {
-    expected.push_back("d" + std::to_string(i) + " ");
-    pieces.push_back(OpenAiDeltaEvent(expected.back()));
-  }
-  pieces.push_back(testing::OpenAiFinishEvent());
-  pieces.push_back(testing::kOpenAiDoneEvent);
+  const std::vector<std::string> pieces = testing::NumberedDeltaStream(100, &expected);
   upstream_.SetStream(pieces, FakeUpstreamScript::End::kComplete, milliseconds(1));
   LlmClient& client = Client();
   AsyncCall& call = NewCall();

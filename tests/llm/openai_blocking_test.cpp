@@ -33,14 +33,8 @@ using std::chrono::milliseconds;
 TEST(OpenAiBlocking, ConsumerBacklogPausesTheTransferUntilTheProbeClearsIt) {
   FakeOpenAiUpstream upstream;
   ASSERT_GT(upstream.port(), 0);
-  std::vector<std::string> pieces;
   std::vector<std::string> expected;
-  for (int i = 0; i < 100; ++i) {
-    expected.push_back("d" + std::to_string(i) + " ");
-    pieces.push_back(OpenAiDeltaEvent(expected.back()));
-  }
-  pieces.push_back(testing::OpenAiFinishEvent());
-  pieces.push_back(testing::kOpenAiDoneEvent);
+  const std::vector<std::string> pieces = testing::NumberedDeltaStream(100, &expected);
   upstream.SetStream(pieces, FakeUpstreamScript::End::kComplete, milliseconds(1));
   auto client = MakeOpenAiClient(testing::FastRetryConfig(upstream));
 
