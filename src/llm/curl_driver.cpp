@@ -188,7 +188,7 @@ void CurlDriver::Resume(LoopTransfer& transfer) {
 }
 
 void CurlDriver::AddStarting() {
-  std::vector<LoopTransfer*> starting;
+  std::vector<LoopTransfer*>& starting = batch_;
   starting.swap(starting_);
   for (LoopTransfer* transfer : starting) {
     LoopTransfer::Slot& slot = transfer->slot_;
@@ -211,6 +211,7 @@ void CurlDriver::AddStarting() {
       Finish(*transfer, CURLE_FAILED_INIT);
     }
   }
+  starting.clear();
   ArmTick();
 }
 
@@ -255,7 +256,8 @@ void CurlDriver::AfterBatch() {
     }
     // Flush hints: what each transfer got in this batch leaves in one write
     // per consumer, before any transfer is reported done.
-    std::vector<LoopTransfer*> touched;
+    // (Swapped with a member, not a local: no allocation per batch.)
+    std::vector<LoopTransfer*>& touched = batch_;
     touched.swap(touched_);
     for (LoopTransfer* transfer : touched) {
       transfer->slot_.touched = false;
@@ -263,6 +265,7 @@ void CurlDriver::AfterBatch() {
       transfer->AfterReads();
       if (transfer->ShouldStop(/*full_check=*/false)) Abort(*transfer);
     }
+    touched.clear();
     while (!aborts_.empty()) {
       LoopTransfer* transfer = aborts_.back();
       aborts_.pop_back();
@@ -281,9 +284,10 @@ void CurlDriver::AfterBatch() {
         }
       }
     }
-    std::vector<LoopTransfer*> completed;
+    std::vector<LoopTransfer*>& completed = batch_;
     completed.swap(completed_);
     for (LoopTransfer* transfer : completed) transfer->Done(transfer->slot_.result);  // may free it
+    completed.clear();
     if (starting_.empty() && resumes_.empty() && touched_.empty() && aborts_.empty() && completed_.empty()) return;
   }
   loop_.Post([] {});  // what is left runs at the end of the next iteration

@@ -149,6 +149,7 @@ class CurlDriver final : public EventLoop::Attachment {
   std::vector<LoopTransfer*> aborts_;
   std::vector<LoopTransfer*> resumes_;
   std::vector<LoopTransfer*> completed_;
+  std::vector<LoopTransfer*> batch_;  // the queue being worked through (one at a time)
   std::unordered_map<int, DriverSocket*> sockets_;  // by descriptor: every socket curl told us of
   std::vector<DriverSocket*> orphans_;  // superseded while curl still knew them: freed on their REMOVE
   std::vector<CURL*> idle_easy_;
