@@ -49,6 +49,7 @@ void EventLoop::Post(Callback fn) {
     std::lock_guard<std::mutex> lock(posted_mutex_);
     posted_.push_back(std::move(fn));
   }
+  has_posted_.store(true, std::memory_order_release);
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t written = write(wake_, &one, sizeof(one));
 }
@@ -58,6 +59,7 @@ void EventLoop::Stop() {
     std::lock_guard<std::mutex> lock(posted_mutex_);
     stop_requested_ = true;
   }
+  has_posted_.store(true, std::memory_order_release);
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t written = write(wake_, &one, sizeof(one));
 }
@@ -160,14 +162,14 @@ bool EventLoop::SetPriority(int fd, bool priority) {
 
 EventLoop::HookId EventLoop::AddAfterBatch(Callback fn) {
   const HookId id = next_hook_++;
-  after_batch_.emplace_back(id, std::move(fn));
+  after_batch_.push_back(std::make_unique<Hook>(Hook{id, std::move(fn)}));
   return id;
 }
 
 void EventLoop::RemoveAfterBatch(HookId id) {
-  for (auto& [hook, fn] : after_batch_) {
-    if (hook == id) {
-      fn = nullptr;
+  for (auto& hook : after_batch_) {
+    if (hook->id == id) {
+      hook->removed = true;
       hooks_removed_ = true;
     }
   }
@@ -215,25 +217,27 @@ void EventLoop::RunDueTimers() {
 }
 
 void EventLoop::RunPosted() {
-  std::vector<Callback> batch;
+  // Most iterations have nothing posted: no lock for them.
+  if (!has_posted_.exchange(false, std::memory_order_acquire)) return;
   {
     std::lock_guard<std::mutex> lock(posted_mutex_);
-    batch.swap(posted_);
+    running_posted_.swap(posted_);
     if (stop_requested_) stopping_ = true;
   }
-  for (auto& fn : batch) fn();
+  for (auto& fn : running_posted_) fn();
+  running_posted_.clear();  // keeps its capacity for the next batch
 }
 
 void EventLoop::RunAfterBatch() {
-  // By index: a hook may add hooks (which run from the next iteration).
+  // By index: a hook may add hooks (which run from the next iteration);
+  // a hook removed meanwhile stays allocated until the end.
   const size_t count = after_batch_.size();
   for (size_t i = 0; i < count; ++i) {
-    if (!after_batch_[i].second) continue;
-    Callback fn = after_batch_[i].second;  // the hook may remove itself
-    fn();
+    Hook* hook = after_batch_[i].get();
+    if (!hook->removed) hook->fn();
   }
   if (hooks_removed_) {
-    std::erase_if(after_batch_, [](const auto& hook) { return !hook.second; });
+    std::erase_if(after_batch_, [](const auto& hook) { return hook->removed; });
     hooks_removed_ = false;
   }
 }

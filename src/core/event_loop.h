@@ -11,6 +11,7 @@
 // once: flushes, completions).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -118,12 +119,19 @@ class EventLoop {
   std::mutex posted_mutex_;
   std::vector<Callback> posted_;  // guarded by posted_mutex_
   bool stop_requested_ = false;   // guarded by posted_mutex_
+  std::atomic<bool> has_posted_{false};  // posted_ or stop_requested_ may be set: take the lock
+  std::vector<Callback> running_posted_;  // loop thread: the batch being run
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::unordered_map<TimerId, Callback> timer_callbacks_;
   TimerId next_timer_ = 1;
   std::unordered_map<int, std::unique_ptr<WatchEntry>> watches_;  // by descriptor
   std::vector<std::unique_ptr<WatchEntry>> unwatched_;            // freed at the end of the iteration
-  std::vector<std::pair<HookId, Callback>> after_batch_;          // a removed hook's callback is empty
+  struct Hook {
+    HookId id;
+    Callback fn;
+    bool removed = false;  // erased after the hooks of the iteration ran
+  };
+  std::vector<std::unique_ptr<Hook>> after_batch_;  // stable while one runs
   HookId next_hook_ = 1;
   bool hooks_removed_ = false;
   std::unordered_map<const void*, std::unique_ptr<Attachment>> attachments_;

@@ -31,8 +31,25 @@
 namespace flowrun {
 
 class CurlDriver;
-struct DriverShard;
-struct DriverSocket;
+class LoopTransfer;
+
+// One multi handle with its connection cache and curl's timer for it.
+struct DriverShard {
+  CurlDriver* driver = nullptr;
+  CURLM* multi = nullptr;
+  size_t transfers = 0;  // added and not yet removed
+  std::optional<EventLoop::Clock::time_point> deadline;
+};
+
+// A socket curl asked us to watch.
+struct DriverSocket {
+  int fd = -1;  // -1: superseded (an orphan)
+  DriverShard* shard = nullptr;
+  LoopTransfer* transfer = nullptr;  // the transfer reading it, if known
+  uint32_t events = 0;
+  bool watched = false;
+  bool priority = false;
+};
 
 // One transfer as the driver sees it. Its methods run on the loop thread.
 class LoopTransfer {
@@ -149,6 +166,7 @@ class CurlDriver final : public EventLoop::Attachment {
   std::vector<LoopTransfer*> aborts_;
   std::vector<LoopTransfer*> resumes_;
   std::vector<LoopTransfer*> completed_;
+  std::vector<LoopTransfer*> batch_;  // the queue being worked through (one at a time)
   std::unordered_map<int, DriverSocket*> sockets_;  // by descriptor: every socket curl told us of
   std::vector<DriverSocket*> orphans_;  // superseded while curl still knew them: freed on their REMOVE
   std::vector<CURL*> idle_easy_;
