@@ -9,13 +9,6 @@ namespace {
 
 std::once_flag g_curl_initialised;
 
-// libcurl 7.88 gives every easy handle a receive buffer of CURLOPT_BUFFERSIZE
-// (16 KiB by default), and an open stream holds a handle: up to 125 MiB at
-// 8000 streams once bursts have touched the buffers. An SSE event is a few
-// hundred bytes and the line parser joins a line across reads, so 4 KiB only
-// costs more reads in a burst.
-constexpr long kReceiveBufferBytes = 4 * 1024;
-
 }  // namespace
 
 void CurlHandles::InitialiseCurl() {
@@ -48,8 +41,7 @@ CurlLease::CurlLease() {
   }
   handles_->leased_ = true;
   if (handles_->easy_ != nullptr) {
-    curl_easy_reset(handles_->easy_);
-    curl_easy_setopt(handles_->easy_, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+    curl_easy_reset(handles_->easy_);  // StreamAttempt::Prepare sets every option it needs
   }
 }
 

@@ -47,6 +47,14 @@ StreamAttempt::~StreamAttempt() {
   if (headers_ != nullptr) curl_slist_free_all(headers_);
 }
 
+// libcurl 7.88 gives every easy handle a receive buffer of CURLOPT_BUFFERSIZE
+// (16 KiB by default), and an open stream holds a handle: up to 125 MiB at
+// 8000 streams. An SSE event is a few hundred bytes and the line parser
+// joins a line across reads, so 4 KiB only costs more reads in a burst. Set
+// on every attempt, on both paths (the loop's driver and a lone transfer):
+// curl_easy_reset puts it back to the default.
+constexpr long kReceiveBufferBytes = 4 * 1024;
+
 void StreamAttempt::Prepare(CURL* easy, const std::string& url, const std::string& body) {
   easy_ = easy;
   headers_ = curl_slist_append(headers_, "Content-Type: application/json");
@@ -56,6 +64,7 @@ void StreamAttempt::Prepare(CURL* easy, const std::string& url, const std::strin
     headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + config_.api_key).c_str());
   }
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
