@@ -22,6 +22,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "cli/stream_limits.h"
 #include "core/descriptors.h"
 #include "core/log.h"
 #include "flow/flow_catalog.h"
@@ -54,30 +55,6 @@ void RaiseFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
-}
-
-// What one open stream costs: two descriptors (the client's socket and the
-// upstream's), and memory: the run, its SSE buffers and its curl handle
-// (bench/README.md measures ~10-20 KiB; this leaves room for bursts).
-constexpr int kDescriptorsPerOpenStream = 2;
-constexpr long long kBytesPerStream = 64 * 1024;
-// Descriptors kept for everything else: listener, loops, curl's own, logs, flow files.
-constexpr long long kDescriptorReserve = 256;
-
-// The default --max-streams: what descriptors and an eighth of the memory
-// allow (streams no longer hold threads). With the usual hard limit of
-// 20000 descriptors that is 9872.
-size_t DefaultMaxStreams() {
-  rlimit limit{};
-  long long descriptors = 1024;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-    descriptors = static_cast<long long>(limit.rlim_cur);
-  }
-  const long long by_descriptors = std::max(1LL, (descriptors - kDescriptorReserve) / kDescriptorsPerOpenStream);
-  const long long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
-  const long long by_memory = pages > 0 && page_size > 0 ? std::max(1LL, pages * page_size / 8 / kBytesPerStream)
-                                                         : by_descriptors;
-  return static_cast<size_t>(std::min(by_descriptors, by_memory));
 }
 
 // Keys from --api-key-file and FLOWRUN_API_KEYS (server/api_keys.h): a
