@@ -30,12 +30,12 @@ EventLoop::~EventLoop() {
 Status EventLoop::Init() {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
   wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_ < 0 || wake_ < 0) return Status::Error(std::string("cannot create an event loop: ") + strerror(errno));
+  if (epoll_ < 0 || wake_ < 0) return Status::Unavailable(std::string("cannot create an event loop: ") + strerror(errno));
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.ptr = nullptr;  // the wake-up
   if (epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event) != 0) {
-    return Status::Error(std::string("cannot create an event loop: ") + strerror(errno));
+    return Status::Unavailable(std::string("cannot create an event loop: ") + strerror(errno));
   }
   return Status::Ok();
 }

@@ -49,7 +49,7 @@ Status LoopThreads::Start() {
   for (unsigned i = 0; i < count; ++i) {
     auto loop = std::make_unique<EventLoop>();
     if (Status status = loop->Init(); !status.ok()) {
-      return Status::Error("cannot start run loop " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " +
+      return Status::Unavailable("cannot start run loop " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " +
                            status.message());
     }
     loops.push_back(std::move(loop));
@@ -64,7 +64,7 @@ Status LoopThreads::Start() {
     } catch (const std::system_error& error) {
       for (unsigned j = 0; j < threads.size(); ++j) loops[j]->Stop();
       for (auto& thread : threads) thread.join();
-      return Status::Error("cannot start run loop " + std::to_string(i + 1) + " of " + std::to_string(count) +
+      return Status::Unavailable("cannot start run loop " + std::to_string(i + 1) + " of " + std::to_string(count) +
                            ": cannot create its thread: " + error.what());
     }
   }

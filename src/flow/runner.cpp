@@ -36,7 +36,7 @@ Task<Status> RunStep(const Step& step, StepContext& context) {
   try {
     status = co_await step.RunAsync(context);
   } catch (const std::exception& error) {
-    status = Status::Error(std::string("internal error in step: ") + error.what());
+    status = Status::Error(StatusCode::kInternal, std::string("internal error in step: ") + error.what());
   }
   co_return status;
 }
@@ -134,7 +134,7 @@ RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink
     return std::move(*result);
   }
   loop.Post(start);
-  // Another thread may cancel: look every kCancelPoll (the probe, when set, runs too).
+  // Another thread may cancel: look every kCancelPoll.
   std::function<void()> poll = [&] {
     if (cancel.IsCancelled()) scope.Cancel(cancel.Reason());
     if (!finished) loop.After(kCancelPoll, poll);

@@ -1,14 +1,10 @@
 // RunBlockingOnLoop: the blocking Stream/StreamWithStats of a provider that
 // streams natively on a loop (StreamAsync), for callers on an ordinary
-// thread (today's server workers, `flowrun run`, tests). The call runs on
-// `loop` while the calling thread sleeps until it ends; the caller's
-// Cancellation is bridged onto the call's CancelScope and FlowControl
-// there: its flag and probe are checked every 100 ms (the probe every
-// second while deltas flow), its hang-up socket is watched by the loop
-// (a hang-up cancels with "client disconnected"), and its
-// consumer_backlogged flag pauses and resumes the transfer. Deltas reach
-// `on_delta` on the loop thread. Internal to llm/. Thread-safe: any thread
-// that is not `loop`'s.
+// thread (custom steps, tests). The call runs on `loop` while the calling
+// thread sleeps until it ends; the caller's Cancellation is bridged onto
+// the call's CancelScope there (looked at every 100 ms by one ticker per
+// loop). Deltas reach `on_delta` on the loop thread. Internal to llm/.
+// Thread-safe: any thread that is not `loop`'s.
 #pragma once
 
 #include <functional>

@@ -70,8 +70,7 @@ struct StreamContext {
   FlowControl* flow = nullptr;  // the consumer's backlog: pause reading while it is set (may be null)
   StreamStats* stats = nullptr; // filled when not null
   // For the blocking fallback of StreamAsync: the caller's token, when it
-  // has one (it may carry a probe or a hang-up socket); else one bridged
-  // from `scope`.
+  // has one; else one bridged from `scope`.
   const Cancellation* cancel = nullptr;
 };
 

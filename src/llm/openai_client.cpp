@@ -148,7 +148,7 @@ class OpenAiClient : public LlmClient {
     const bool may_retry = result.transient && !result.delivered;
     if (!may_retry || attempt >= max_attempts) {
       if (may_retry && attempt > 1) message += " (gave up after " + std::to_string(attempt) + " attempts)";
-      next.final = Status::Error(std::move(message));
+      next.final = Status::Error(result.status.code(), std::move(message));
       return next;
     }
     next.retry = true;
@@ -161,12 +161,12 @@ class OpenAiClient : public LlmClient {
 
   static Status Cancelled(StreamStats& counts) {
     counts.fault = StreamFault::kCancelled;
-    return Status::Error("cancelled");
+    return Status::Cancelled();
   }
 
   static Status Failed(StreamStats& counts, const char* message) {
     counts.fault = StreamFault::kOther;
-    return Status::Error(message);
+    return Status::Unavailable(message);
   }
 
   OpenAiConfig config_;

@@ -44,8 +44,7 @@ long BackoffCeilingMs(int retry, long initial_ms, long max_ms);
 long RetryDelayMs(int retry, long initial_ms, long max_ms, std::optional<long> retry_after_ms,
                   std::mt19937_64& random);
 
-// Sleeps for `wait`, checking `cancel` at least every 50 ms (IsCancelled also
-// runs the server's probe, which sends heartbeats). False when cancelled.
+// Sleeps for `wait`, checking `cancel` at least every 50 ms. False when cancelled.
 // Only for attempts driven alone on the caller's thread; on a loop the
 // backoff is a timer (core/loop_awaitables.h Sleep).
 bool SleepUnlessCancelled(std::chrono::milliseconds wait, const Cancellation& cancel);

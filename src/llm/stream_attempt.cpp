@@ -105,16 +105,15 @@ AttemptResult StreamAttempt::Conclude(CURLcode result) {
   return outcome;
 }
 
-bool StreamAttempt::CancelledNow(bool run_probe) const {
+bool StreamAttempt::CancelledNow() const {
   if (scope_ != nullptr) return scope_->cancelled();
-  if (cancel_ == nullptr) return false;
-  return run_probe ? cancel_->IsCancelled() : cancel_->cancelled();
+  return cancel_ != nullptr && cancel_->cancelled();
 }
 
 bool StreamAttempt::ShouldStop(bool full_check) {
   if (full_check) {
     CheckClock();
-  } else if (stop_ == Stop::kNone && CancelledNow(/*run_probe=*/false)) {
+  } else if (stop_ == Stop::kNone && CancelledNow()) {
     stop_ = Stop::kCancelled;
   }
   return ShouldLeave();
@@ -134,7 +133,7 @@ bool StreamAttempt::ShouldLeave() const {
 
 void StreamAttempt::CheckClock() {
   if (stop_ != Stop::kNone) return;
-  if (CancelledNow(/*run_probe=*/true)) {
+  if (CancelledNow()) {
     stop_ = Stop::kCancelled;
   } else if (config_.first_token_timeout_ms > 0 && deltas_delivered_ == 0 && !finished_ &&
              MillisSince(start_) > config_.first_token_timeout_ms) {
@@ -182,8 +181,8 @@ size_t StreamAttempt::OnBody(std::string_view bytes) {
   // Any byte, an SSE comment included, shows the upstream is alive.
   got_response_ = true;
   last_byte_ = Clock::now();
-  // Timeouts and the probe are checked every tick; per read, the flag.
-  if (stop_ == Stop::kNone && CancelledNow(/*run_probe=*/false)) stop_ = Stop::kCancelled;
+  // Timeouts are checked every tick; per read, the cancel flag.
+  if (stop_ == Stop::kNone && CancelledNow()) stop_ = Stop::kCancelled;
   if (driver_ != nullptr) driver_->NoteRead(*this);  // a flush hint at the end of the batch
   if (stop_ == Stop::kDone) return bytes.size();  // drain what follows [DONE]
   if (stop_ != Stop::kNone) return 0;
@@ -250,14 +249,14 @@ Status StreamAttempt::Classify(CURLcode result, long http_status, const std::str
       (out_of_fds_ || (MayLackDescriptors(result) && !HaveDescriptorHeadroom(1)))) {
     outcome->fault = StreamFault::kOutOfDescriptors;
     NoteDescriptorShortage(DescriptorShortage::kUpstream);
-    return Status::Error(OutOfDescriptorsMessage() + "; cannot connect to upstream " + display_url_);
+    return Status::ResourceExhausted(OutOfDescriptorsMessage() + "; cannot connect to upstream " + display_url_);
   }
   if (http_status != 0 && (http_status < 200 || http_status > 299)) {
     outcome->fault = StreamFault::kHttpStatus;
     outcome->transient = IsRetryableHttpStatus(http_status);
     const std::string message = UpstreamErrorMessage(RedactSecret(body_, config_.api_key));
-    return Status::Error("upstream returned HTTP " + std::to_string(http_status) +
-                         (message.empty() ? "" : ": " + message));
+    return Status::UpstreamError("upstream returned HTTP " + std::to_string(http_status) +
+                                 (message.empty() ? "" : ": " + message));
   }
   if (mode_ == BodyMode::kPlainJson) {
     OpenAiChunk ignored;
@@ -267,12 +266,12 @@ Status StreamAttempt::Classify(CURLcode result, long http_status, const std::str
       return parsed;
     }
     outcome->fault = StreamFault::kMalformed;
-    return Status::Error("upstream answered without streaming (Content-Type application/json)");
+    return Status::Malformed("upstream answered without streaming (Content-Type application/json)");
   }
   if (result != CURLE_OK && http_status == 0) {
     outcome->fault = StreamFault::kUnreachable;
     outcome->transient = IsTransientTransportFailure(result);
-    return Status::Error("cannot reach upstream " + display_url_ + ": " + curl_error);
+    return Status::Unavailable("cannot reach upstream " + display_url_ + ": " + curl_error);
   }
   // Some servers close right after the last data line; accept that event.
   parser_.Finish([this](const SseEvent& event) { return OnEvent(event); });
@@ -281,7 +280,23 @@ Status StreamAttempt::Classify(CURLcode result, long http_status, const std::str
   outcome->fault = StreamFault::kTruncated;
   std::string message = "upstream stream ended before the answer finished";
   if (result != CURLE_OK) message += " (" + curl_error + ")";
-  return Status::Error(message);
+  return Status::UpstreamError(message);
+}
+
+// The Status code of a failure the attempt itself noticed.
+static StatusCode CodeFor(StreamFault fault) {
+  switch (fault) {
+    case StreamFault::kTimeout:
+      return StatusCode::kDeadlineExceeded;
+    case StreamFault::kUpstreamError:
+      return StatusCode::kUpstreamError;
+    case StreamFault::kMalformed:
+      return StatusCode::kMalformed;
+    case StreamFault::kCancelled:
+      return StatusCode::kCancelled;
+    default:
+      return StatusCode::kUnknown;
+  }
 }
 
 // The outcome when we ended the transfer ourselves.
@@ -289,7 +304,7 @@ Status StreamAttempt::Stopped(AttemptResult* outcome) const {
   switch (stop_) {
     case Stop::kCancelled:
       outcome->fault = StreamFault::kCancelled;
-      return Status::Error("cancelled");
+      return Status::Cancelled();
     case Stop::kFailed:
       outcome->fault = failure_fault_;
       return failure_;
@@ -303,7 +318,7 @@ Status StreamAttempt::Stopped(AttemptResult* outcome) const {
 void StreamAttempt::Fail(std::string message, StreamFault fault) {
   if (stop_ != Stop::kNone) return;
   stop_ = Stop::kFailed;
-  failure_ = Status::Error(std::move(message));
+  failure_ = Status::Error(CodeFor(fault), std::move(message));
   failure_fault_ = fault;
 }
 

@@ -46,8 +46,8 @@ class StreamAttempt final : public LoopTransfer {
   StreamAttempt(const StreamAttempt&) = delete;
   StreamAttempt& operator=(const StreamAttempt&) = delete;
 
-  // Blocks the calling thread until the exchange ends; `cancel` (its probe
-  // included) is checked at least every 50 ms.
+  // Blocks the calling thread until the exchange ends; `cancel` is checked
+  // at least every 50 ms.
   AttemptResult RunAlone(CurlHandles& handles, const std::string& url, const std::string& body,
                          const Cancellation& cancel);
 
@@ -94,7 +94,7 @@ class StreamAttempt final : public LoopTransfer {
   AttemptResult Conclude(CURLcode result);
   CURLcode DriveAlone(CurlHandles& handles);
   size_t PauseUntilClear();
-  bool CancelledNow(bool run_probe) const;
+  bool CancelledNow() const;
   void HintFlush();
   bool ShouldLeave() const;
   void CheckClock();

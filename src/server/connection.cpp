@@ -15,9 +15,6 @@ namespace {
 
 thread_local std::optional<DetachedStream>* current_detached = nullptr;
 
-// A worker waits for a slow client; this bounds nothing it keeps (it keeps nothing).
-constexpr size_t kMaxBufferedBytes = 256 * 1024;
-
 std::string AddressText(const sockaddr_storage& address, int* port) {
   char text[INET6_ADDRSTRLEN] = "";
   if (address.ss_family == AF_INET) {
@@ -37,7 +34,7 @@ std::string AddressText(const sockaddr_storage& address, int* port) {
 class ConnectionStream : public httplib::Stream {
  public:
   ConnectionStream(int sock, std::string_view head, std::string_view body, std::chrono::milliseconds write_timeout)
-      : sock_(sock), head_(head), body_(body), writer_(sock, write_timeout, kMaxBufferedBytes) {}
+      : sock_(sock), head_(head), body_(body), writer_(sock, write_timeout) {}
 
   // Reads come from the framed request only: past its end, end of input.
   bool is_readable() const override { return !head_.empty() || !body_.empty(); }
@@ -53,14 +50,12 @@ class ConnectionStream : public httplib::Stream {
   }
 
   // Writes everything or fails (SocketWriter: a worker waits for a slow
-  // client up to the write timeout, an event loop keeps what waits).
+  // client up to the write timeout).
   ssize_t write(const char* data, size_t size) override {
     if (discard_) return static_cast<ssize_t>(size);
     return writer_.Write(data, size) ? static_cast<ssize_t>(size) : -1;
   }
 
-  // Waits (up to the write timeout) until nothing is kept.
-  bool SendAllBuffered() { return writer_.Write("", 0); }
   // The response was detached: httplib's rendering of it goes nowhere.
   void Discard() { discard_ = true; }
 
@@ -102,8 +97,7 @@ bool FlowrunHttplibServer::ServeFramed(int fd, const FramedRequest& request,
   current_detached = detached;
   bool connection_closed = false;
   const bool close_after = request.last || !request.head.keep_alive;
-  bool ok = process_request(stream, close_after, connection_closed, nullptr);
-  ok = ok && stream.SendAllBuffered();
+  const bool ok = process_request(stream, close_after, connection_closed, nullptr);
   current_stream = nullptr;
   current_detached = nullptr;
   if (detached->has_value()) return !close_after;

@@ -208,7 +208,7 @@ Status HttpServer::Start() {
   if (Status loops = LoopThreads::Shared().Start(); !loops.ok()) return loops;
   const int sock = Listen(options.host, options.port, &error);
   if (sock < 0) {
-    return Status::Error("cannot listen on " + options.host + ":" + std::to_string(options.port) + " (" + error + ")");
+    return Status::Unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) + " (" + error + ")");
   }
   port_ = BoundPort(sock);
   impl_->Route();

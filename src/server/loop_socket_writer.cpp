@@ -1,23 +1,11 @@
 // The loop-owned client socket of a stream (loop_socket_writer.h).
 #include "server/loop_socket_writer.h"
 
-#include <linux/sockios.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 
-#include <cerrno>
 #include <cstdio>
 
 namespace flowrun {
-namespace {
-
-long KernelQueued(int fd) {
-  int queued = 0;
-  return ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -1;
-}
-
-}  // namespace
 
 LoopSocketWriter::LoopSocketWriter(EventLoop& loop, int fd, Limits limits, FlowControl& flow, CancelScope& scope)
     : loop_(loop), fd_(fd), limits_(limits), flow_(flow), scope_(scope) {
@@ -58,45 +46,32 @@ bool LoopSocketWriter::Write(std::string_view payload) {
 
 // Sends what the socket takes now; keeps the rest. False once gone.
 bool LoopSocketWriter::Send(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t sent = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent > 0) {
-      bytes.remove_prefix(static_cast<size_t>(sent));
-      progress_at_ = std::chrono::steady_clock::now();
-      continue;
-    }
-    if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+  const ssize_t sent = SendNow(fd_, bytes.data(), bytes.size());
+  if (sent < 0) {
     Gone("client disconnected");
     return false;
   }
+  bytes.remove_prefix(static_cast<size_t>(sent));
   if (!bytes.empty()) {
-    if (out_start_ == out_.size()) {
-      out_.clear();
-      out_start_ = 0;
-      progress_at_ = std::chrono::steady_clock::now();
-      queued_ = KernelQueued(fd_);
-    }
-    out_.append(bytes);
+    out_.assign(bytes);
+    out_start_ = 0;
+    progress_.Start(fd_);
   }
   return true;
 }
 
 void LoopSocketWriter::SendKept() {
-  while (out_start_ < out_.size()) {
-    const ssize_t sent = send(fd_, out_.data() + out_start_, out_.size() - out_start_, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent > 0) {
-      out_start_ += static_cast<size_t>(sent);
-      progress_at_ = std::chrono::steady_clock::now();
-      continue;
-    }
-    if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  const ssize_t sent = SendNow(fd_, out_.data() + out_start_, out_.size() - out_start_);
+  if (sent < 0) {
     Gone("client disconnected");
     return;
   }
-  out_.clear();
-  out_start_ = 0;
+  if (sent > 0) progress_.Sent();
+  out_start_ += static_cast<size_t>(sent);
+  if (out_start_ == out_.size()) {
+    out_.clear();
+    out_start_ = 0;
+  }
 }
 
 void LoopSocketWriter::OnEvents(uint32_t events) {
@@ -145,10 +120,8 @@ void LoopSocketWriter::ArmWriteTimer() {
 void LoopSocketWriter::OnWriteTimer() {
   if (gone_ || out_start_ == out_.size()) return;
   // The client acknowledged data (the kernel's queue shrank): progress.
-  const long queued = KernelQueued(fd_);
-  if (queued >= 0 && queued_ >= 0 && queued < queued_) progress_at_ = std::chrono::steady_clock::now();
-  queued_ = queued;
-  const auto idle = std::chrono::steady_clock::now() - progress_at_;
+  progress_.Look(fd_);
+  const auto idle = progress_.Idle();
   if (idle >= limits_.write_timeout) {
     Gone("client stopped reading (write timed out)");
     return;

@@ -4,9 +4,8 @@
 // socket does not take now is kept and sent when it becomes writable),
 // raises the run's FlowControl while bytes wait (so the model transfer
 // pauses rather than piling more up), and cancels the run's scope when the
-// client hangs up or takes nothing for the write timeout. Any byte the
-// socket accepts, or the kernel's queue towards the client shrinking,
-// restarts that clock: a client that keeps reading is never given up on.
+// client hangs up or takes nothing for the write timeout (write_progress.h:
+// a client that keeps reading, however slowly, is never given up on).
 // Loop thread only.
 #pragma once
 
@@ -20,6 +19,7 @@
 #include "core/event_loop.h"
 #include "core/flow_control.h"
 #include "server/http_types.h"
+#include "server/write_progress.h"
 
 namespace flowrun {
 
@@ -83,8 +83,7 @@ class LoopSocketWriter : public StreamWriter {
   bool gone_ = false;
   std::string gone_reason_;
   EventLoop::TimerId write_timer_ = 0;
-  std::chrono::steady_clock::time_point progress_at_;
-  long queued_ = -1;  // the kernel's bytes towards the client at the last look
+  WriteProgress progress_;
   std::coroutine_handle<> drain_waiter_;
   std::string frame_;  // reused for chunk framing
 };

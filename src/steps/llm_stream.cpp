@@ -72,7 +72,7 @@ class LlmStreamStep : public Step {
                 std::string reply) const {
     context.counters.upstream_retries += stats.retries;
     if (over_limit) {
-      streamed = Status::Error("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");
+      streamed = Status::ResourceExhausted("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");
     } else if (!streamed.ok() && stats.fault != StreamFault::kCancelled) {
       ++context.counters.upstream_errors;
     }

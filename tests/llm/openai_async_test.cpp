@@ -260,6 +260,7 @@ TEST_F(OpenAiAsyncTest, KeepsTheFirstTokenTimeout) {
   ASSERT_TRUE(WaitEnded(call));
   loop_.Run([&] {
     EXPECT_EQ(call.status->message(), "no first token from upstream within 300 ms");
+    EXPECT_EQ(call.status->code(), StatusCode::kDeadlineExceeded);
     EXPECT_EQ(call.stats.fault, StreamFault::kTimeout);
     EXPECT_GE(call.ended_at - started, milliseconds(300));
     EXPECT_LT(call.ended_at - started, milliseconds(3000));

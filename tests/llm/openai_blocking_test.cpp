@@ -1,8 +1,6 @@
-// The blocking StreamWithStats as today's server uses it: the call runs on a
-// run loop while the caller sleeps, and the caller's Cancellation is
-// bridged there: consumer_backlogged pauses the transfer until the probe
-// clears it, the probe keeps running during a retry backoff (it sends the
-// server's heartbeats), and calls from several threads spread over the loops.
+// The blocking Stream of a custom step or a test: the call runs on a run
+// loop while the caller sleeps, and calls from several threads spread over
+// the loops. (Cancelling it from another thread: openai_client_test.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,67 +27,6 @@ using testing::HttpError;
 using testing::OpenAiDeltaEvent;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-TEST(OpenAiBlocking, ConsumerBacklogPausesTheTransferUntilTheProbeClearsIt) {
-  FakeOpenAiUpstream upstream;
-  ASSERT_GT(upstream.port(), 0);
-  std::vector<std::string> expected;
-  const std::vector<std::string> pieces = testing::NumberedDeltaStream(100, &expected);
-  upstream.SetStream(pieces, FakeUpstreamScript::End::kComplete, milliseconds(1));
-  auto client = MakeOpenAiClient(testing::FastRetryConfig(upstream));
-
-  // All of this is touched on the loop thread only, until the call returns.
-  Cancellation cancel;
-  std::vector<std::string> deltas;
-  size_t at_backlog = 0;
-  size_t at_clear = 0;
-  Clock::time_point backlogged_at;
-  cancel.SetProbe([&] {
-    // The consumer catches up 300 ms after it fell behind.
-    if (cancel.consumer_backlogged() && Clock::now() - backlogged_at >= milliseconds(300)) {
-      at_clear = deltas.size();
-      cancel.SetConsumerBacklogged(false);
-    }
-    return true;
-  });
-  const Status status = client->Stream(
-      testing::HelloRequest(),
-      [&](std::string_view text) {
-        if (text.empty()) return true;
-        deltas.emplace_back(text);
-        if (deltas.size() == 10) {
-          backlogged_at = Clock::now();
-          at_backlog = deltas.size();
-          cancel.SetConsumerBacklogged(true);
-        }
-        return true;
-      },
-      cancel);
-  EXPECT_TRUE(status.ok()) << status.message();
-  EXPECT_EQ(deltas, expected);
-  ASSERT_GT(at_clear, 0u) << "the backlog never cleared";
-  EXPECT_LE(at_clear, at_backlog + 1) << "deltas kept coming while the consumer was backlogged";
-}
-
-TEST(OpenAiBlocking, TheProbeKeepsRunningDuringTheBackoff) {
-  FakeOpenAiUpstream upstream;
-  ASSERT_GT(upstream.port(), 0);
-  upstream.SetScripts({HttpError(503, "", {{"Retry-After", "1"}}), testing::HelloStream()});
-  OpenAiConfig config = testing::FastRetryConfig(upstream);
-  config.retry_max_ms = 5000;
-  auto client = MakeOpenAiClient(config);
-  Cancellation cancel;
-  std::atomic<int> during_backoff{0};
-  cancel.SetProbe([&] {
-    if (upstream.request_count() == 1) ++during_backoff;
-    return true;
-  });
-  const testing::Outcome outcome = testing::RunStream(*client, cancel);
-  EXPECT_TRUE(outcome.status.ok()) << outcome.status.message();
-  EXPECT_EQ(outcome.stats.attempts, 2);
-  // Every 100 ms over a one-second wait (the server's heartbeats ride on it).
-  EXPECT_GE(during_backoff.load(), 5) << "the probe did not run while the call waited to retry";
-}
 
 TEST(OpenAiBlocking, CallsFromSeveralThreadsRunOnTheRunLoops) {
   SetUpstreamLoopCount(2);

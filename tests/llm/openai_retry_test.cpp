@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include "llm/openai_client.h"
 #include "llm/openai_test_support.h"
@@ -146,17 +147,17 @@ TEST_F(OpenAiRetryTest, BackoffWaitIsCancellable) {
   config.retry_max_ms = 60000;
   auto client = MakeOpenAiClient(config);
   Cancellation cancel;
-  // The probe (the server's disconnect check, run by IsCancelled on this
-  // thread) is the only thing that cancels: 300 ms after the 503 was asked
-  // for, by when the client is waiting out the Retry-After.
-  std::optional<Clock::time_point> gone_at;
-  cancel.SetProbe([&] {
-    if (upstream_.request_count() == 0) return true;
-    if (!gone_at) gone_at = Clock::now() + milliseconds(300);
-    return Clock::now() < *gone_at;
+  // Cancelled from another thread 300 ms after the 503 was asked for, by
+  // when the client is waiting out the Retry-After.
+  std::thread canceller([&] {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (upstream_.request_count() == 0 && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(300));
+    cancel.Cancel();
   });
   const auto start = Clock::now();
   const Outcome outcome = RunStream(*client, cancel);
+  canceller.join();
   EXPECT_EQ(outcome.status.message(), "cancelled");
   EXPECT_EQ(outcome.stats.fault, StreamFault::kCancelled);
   EXPECT_EQ(upstream_.request_count(), 1);
