@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/event_loop.h"
+#include "fakes/small_socket_pair.h"
 
 namespace flowrun {
 namespace {
@@ -24,24 +25,13 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-std::string Pattern(size_t size) {
-  std::string data(size, '\0');
-  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
-  return data;
-}
+using testing::Pattern;
 
 class LoopSocketWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(loop_.Init().ok());
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
-    int small = 4096;
-    setsockopt(fds_[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-    setsockopt(fds_[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  }
-  void TearDown() override {
-    if (fds_[0] >= 0) close(fds_[0]);
-    if (fds_[1] >= 0) close(fds_[1]);
+    ASSERT_TRUE(pair_.ok());
   }
 
   // Runs the loop until `done()` holds (checked every 5 ms) or `deadline`
@@ -79,7 +69,8 @@ class LoopSocketWriterTest : public ::testing::Test {
   EventLoop loop_;
   FlowControl flow_;
   CancelScope scope_;
-  int fds_[2] = {-1, -1};
+  testing::SmallSocketPair pair_;
+  int* fds_ = pair_.fds;
 };
 
 TEST_F(LoopSocketWriterTest, WritesNeverWaitAndWhatTheSocketRefusedIsSentInOrder) {
@@ -140,8 +131,7 @@ TEST_F(LoopSocketWriterTest, AClientThatTakesNothingForTheWriteTimeoutIsGone) {
 
 TEST_F(LoopSocketWriterTest, AHangUpCancelsTheRunWithoutAWrite) {
   LoopSocketWriter writer(loop_, fds_[0], {}, flow_, scope_);
-  close(fds_[1]);
-  fds_[1] = -1;
+  pair_.CloseClient();
   ASSERT_TRUE(RunUntil([&] { return scope_.cancelled(); }, milliseconds(5000))) << "the hang-up went unnoticed";
   EXPECT_EQ(scope_.reason(), "client disconnected");
   EXPECT_FALSE(writer.Write("late"));

@@ -14,35 +14,20 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/small_socket_pair.h"
+
 namespace flowrun {
 namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-std::string Pattern(size_t size) {
-  std::string data(size, '\0');
-  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
-  return data;
-}
+using testing::Pattern;
 
-class SocketWriterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
-    int small = 4096;
-    setsockopt(fds_[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-    setsockopt(fds_[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  }
-  void TearDown() override {
-    if (fds_[0] >= 0) close(fds_[0]);
-    if (fds_[1] >= 0) close(fds_[1]);
-  }
-  int fds_[2] = {-1, -1};
-};
-
-TEST_F(SocketWriterTest, AWorkerGivesUpOnAClientThatStopsReading) {
-  SocketWriter writer(fds_[0], milliseconds(100));
+TEST(SocketWriterTest, AWorkerGivesUpOnAClientThatStopsReading) {
+  testing::SmallSocketPair pair;
+  ASSERT_TRUE(pair.ok());
+  SocketWriter writer(pair.fds[0], milliseconds(100));
   const std::string data = Pattern(256 * 1024);
   const auto start = Clock::now();
   EXPECT_FALSE(writer.Write(data.data(), data.size()));
