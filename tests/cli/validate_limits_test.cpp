@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fakes/sanitizers.h"
 #include "fakes/subprocess.h"
 
 namespace flowrun {
@@ -56,8 +57,8 @@ class ValidateLimits : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     auto result = testing::RunProcessWithLimits(argv, kLimits);
     EXPECT_EQ(result.killed, "") << "flowrun validate was killed";
-#if !defined(__SANITIZE_ADDRESS__)
-    // Under AddressSanitizer the shadow memory makes RSS meaningless.
+#if FLOWRUN_MEASURES_RSS
+    // Under a sanitizer the shadow memory makes RSS meaningless.
     EXPECT_LT(result.max_rss_kib, kMaxRssKib) << "peak RSS of flowrun validate";
 #endif
     return result;
