@@ -98,8 +98,10 @@ Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
   if (auto clashes = EndpointClashes(flows); !clashes.empty()) return Status::AlreadyExists(clashes.front());
   auto table = std::make_shared<FlowTable>();
   for (auto& flow : flows) table->emplace(flow->endpoint, flow);
+  auto library = std::make_shared<const FlowLibrary>(flows);
   std::lock_guard<std::mutex> lock(mutex_);
   flows_ = std::move(table);
+  library_ = std::move(library);
   return Status::Ok();
 }
 
@@ -232,6 +234,10 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   StreamSettings settings;
   settings.all_events = events_param != request.query.end() && events_param->second == "all";
   settings.heartbeat = options_.heartbeat;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    settings.library = library_;
+  }
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
