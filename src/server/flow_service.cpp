@@ -67,7 +67,10 @@ Task<void> FlowService::RunStream(const FlowService* service, std::shared_ptr<St
     std::lock_guard<std::mutex> lock(service->mutex_);
     service->running_.insert(live);
   }
-  StreamOutcome outcome = co_await StreamFlow(*job->flow, job->input, job->settings, run);
+  // Not inside the co_await expression: GCC 12 may destroy the copied
+  // settings (which hold the flow library) twice there.
+  Task<StreamOutcome> stream = StreamFlow(*job->flow, job->input, job->settings, run);
+  StreamOutcome outcome = co_await stream;
   live->scope = nullptr;
   {
     std::lock_guard<std::mutex> lock(service->mutex_);

@@ -128,9 +128,11 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   session.Start();
   EventSink sink = [&session](const Event& event) { return session.OnEvent(event); };
   FlushHint flush = [&session] { return session.FlushChunks(); };
-  RunResult result = co_await RunFlowAsync(flow, std::move(input), std::move(sink),
-                                           RunEnvironment{run.loop, run.scope, &run.flow, std::move(flush), nullptr,
-                                                          settings.library});
+  // Built outside the co_await expression: GCC 12 may destroy a temporary
+  // there twice (the library's reference would be released twice).
+  RunEnvironment environment{run.loop, run.scope, &run.flow, std::move(flush), nullptr, settings.library};
+  Task<RunResult> run_task = RunFlowAsync(flow, std::move(input), std::move(sink), std::move(environment));
+  RunResult result = co_await run_task;
   StreamOutcome outcome = std::move(session.outcome());
   const bool writable = session.writable() && run.writer.ClientConnected();
   outcome.ok = result.ok && writable;
