@@ -35,8 +35,10 @@ endfunction()
 set(FLOWRUN_MODULES "")
 # diagnostics, status, cancellation, event loop, tasks, logging
 flowrun_module(core      DEPS                                   OWNS spdlog/ fmt/  LIBS spdlog::spdlog)
-# {{ path }} templates over a run's state
-flowrun_module(templates DEPS core)
+# the expression language: parse, check, evaluate (conditions, typed values)
+flowrun_module(expr      DEPS core)
+# Jinja-subset templates over a run's state, on expr
+flowrun_module(templates DEPS core expr)
 # YAML -> ConfigNode, flow-file limits, safe file reading
 flowrun_module(config    DEPS core                              OWNS yaml-cpp/     LIBS yaml-cpp)
 # model providers: the LlmClient interface, openai over curl, mock
