@@ -146,6 +146,33 @@ nlohmann::json Arithmetic(Evaluator& evaluator, Op op, const Number& a, const Nu
 
 }  // namespace
 
+const char* OpText(Op op) {
+  switch (op) {
+    case Op::kOr: return "or";
+    case Op::kAnd: return "and";
+    case Op::kNot: return "not";
+    case Op::kEq: return "==";
+    case Op::kNe: return "!=";
+    case Op::kLt: return "<";
+    case Op::kLe: return "<=";
+    case Op::kGt: return ">";
+    case Op::kGe: return ">=";
+    case Op::kIn: return "in";
+    case Op::kNotIn: return "not in";
+    case Op::kConcat: return "~";
+    case Op::kAdd: return "+";
+    case Op::kSub:
+    case Op::kNeg: return "-";
+    case Op::kMul: return "*";
+    case Op::kDiv: return "/";
+    case Op::kFloorDiv: return "//";
+    case Op::kMod: return "%";
+    case Op::kPos: return "+";
+    case Op::kNone: break;
+  }
+  return "?";
+}
+
 std::optional<std::string> BinaryTypeError(Op op, Kinds left, Kinds right) {
   for (Kinds l = 1; l <= kObjectKind; l <<= 1) {
     for (Kinds r = 1; r <= kObjectKind; r <<= 1) {

@@ -150,25 +150,23 @@ class StepCompiler {
       context_.ErrorAt(OffsetLocation(node, text, error.offset, 1), "in '" + name + "': " + error.message);
       return;
     }
-    for (const Template::Variable* variable : compiled->Variables()) CheckVariable(node, text, *variable);
+    for (const auto& problem : compiled->Check(expr::CheckScope{roots_})) {
+      context_.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
+                       problem.message);
+    }
+    for (const auto& read : compiled->Reads()) CheckInput(node, text, read);
     config.templates.emplace(name, std::move(*compiled));
   }
 
-  void CheckVariable(const ConfigNode& node, const std::string& text, const Template::Variable& variable) {
-    const std::string& root = std::get<std::string>(variable.path.front());
-    const int length = static_cast<int>(variable.text.size());
-    if (std::find(roots_.begin(), roots_.end(), root) == roots_.end()) {
-      context_.ErrorAt(OffsetLocation(node, text, variable.offset, static_cast<int>(root.size())),
-                       "unknown variable '" + root + "'" + DidYouMean(root, roots_));
-      return;
-    }
-    if (root != "input" || variable.path.size() < 2) return;
-    const auto* field = std::get_if<std::string>(&variable.path[1]);
-    if (field == nullptr || flow_.input.Find(*field) != nullptr) return;
+  // `input.<field>` must name a declared input.
+  void CheckInput(const ConfigNode& node, const std::string& text, const expr::VariableRead& read) {
+    if (read.root != "input" || read.path.empty() || !read.path[0].is_string()) return;
+    const std::string field = read.path[0].get<std::string>();
+    if (flow_.input.Find(field) != nullptr) return;
     std::vector<std::string> names;
     for (const auto& input : flow_.input.fields()) names.push_back(input.name);
-    context_.ErrorAt(OffsetLocation(node, text, variable.offset, length),
-                     "unknown input '" + *field + "'" + DidYouMean(*field, names));
+    context_.ErrorAt(OffsetLocation(node, text, read.where.offset, static_cast<int>(read.text.size())),
+                     "unknown input '" + field + "'" + DidYouMean(field, names));
   }
 
   const CompileContext& context_;
