@@ -11,20 +11,7 @@
 
 #include "expr/expression.h"
 #include "fuzz_check.h"
-
-namespace {
-
-const nlohmann::json& State() {
-  static const nlohmann::json state = nlohmann::json::parse(R"({
-    "input": {"message": "hi", "count": 3, "ratio": 0.5, "flag": true, "nothing": null,
-              "list": [1, "two", {"k": "v"}], "obj": {"a": {"b": [[], {}]}}, "json": "[1, {\"a\": 2}]"},
-    "history": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "héllo"}],
-    "reply": "ok"
-  })");
-  return state;
-}
-
-}  // namespace
+#include "fuzz_state.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -45,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   flowrun::expr::EvalLimits limits;
   limits.max_output_bytes = 4096;
   limits.max_depth = 32;
-  const auto result = expression->Evaluate(flowrun::expr::JsonVariables(State()), limits);
+  const auto result = expression->Evaluate(flowrun::expr::JsonVariables(flowrun::fuzz::State()), limits);
   FUZZ_CHECK(result.ok() != result.error.has_value());
   if (result.ok() && result.value.is_string()) FUZZ_CHECK(result.value.get_ref<const std::string&>().size() <= 4096);
   return 0;

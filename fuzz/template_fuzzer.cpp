@@ -12,20 +12,7 @@
 
 #include "templates/template.h"
 #include "fuzz_check.h"
-
-namespace {
-
-const nlohmann::json& State() {
-  static const nlohmann::json state = nlohmann::json::parse(R"({
-    "input": {"message": "hi", "count": 3, "ratio": 0.5, "flag": true, "nothing": null,
-              "list": [1, "two", {"k": "v"}], "obj": {"a": {"b": [[], {}]}}},
-    "history": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "héllo {{ input.message }}"}],
-    "reply": "ok"
-  })");
-  return state;
-}
-
-}  // namespace
+#include "fuzz_state.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -48,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   flowrun::expr::EvalLimits limits;
   limits.max_output_bytes = 4096;
   limits.max_iterations = 1000;
-  flowrun::expr::JsonVariables variables(State());
+  flowrun::expr::JsonVariables variables(flowrun::fuzz::State());
   std::string out;
   const auto status = compiled->Render(variables, &out, limits);
   // Text without placeholders renders as itself.

@@ -194,7 +194,8 @@ class Parser {
     tag.content = Trim(text_.substr(piece.begin, piece.end - piece.begin), &offset);
     size_t name_end = 0;
     while (name_end < tag.content.size() &&
-           (std::isalnum(static_cast<unsigned char>(tag.content[name_end])) || tag.content[name_end] == '_')) {
+           (std::isalpha(static_cast<unsigned char>(tag.content[name_end])) || tag.content[name_end] == '_' ||
+            (name_end > 0 && std::isdigit(static_cast<unsigned char>(tag.content[name_end]))))) {
       ++name_end;
     }
     tag.name = std::string(tag.content.substr(0, name_end));
@@ -209,9 +210,14 @@ class Parser {
     if (!expression) Fail(error.message + " in " + context, offset + error.where.offset);
     return {std::move(*expression), offset};
   }
+  // The expression `source` at `offset` in the tag, which follows `after`.
+  PlacedExpression TagExpression(const Tag& tag, std::string_view source, size_t offset, std::string_view after,
+                                 const char* what) {
+    if (source.empty()) Fail("expected " + std::string(what) + " after '" + std::string(after) + "'", offset);
+    return ParseExpression(source, offset, "'{% " + Preview(tag.content) + " %}'");
+  }
   PlacedExpression TagExpression(const Tag& tag, const char* what) {
-    if (tag.rest.empty()) Fail("expected " + std::string(what) + " after '" + tag.name + "'", tag.rest_offset);
-    return ParseExpression(tag.rest, tag.rest_offset, "'{% " + Preview(tag.content) + " %}'");
+    return TagExpression(tag, tag.rest, tag.rest_offset, tag.name, what);
   }
 
   // Parses nodes until one of `ends` (returned in *end) or the end of the text.
@@ -336,11 +342,7 @@ class Parser {
     }
     offset += 2;
     rest = Trim(rest.substr(2), &offset);
-    Tag iterable = tag;
-    iterable.rest = rest;
-    iterable.rest_offset = offset;
-    iterable.name = "in";
-    node.value = TagExpression(iterable, "a list to loop over");
+    node.value = TagExpression(tag, rest, offset, "in", "a list to loop over");
     std::string end;
     ParseBody(&node.body, {"else", "endfor"}, &end);
     if (end == "else") ParseBody(&node.else_body, {"endfor"}, &end);
@@ -357,11 +359,8 @@ class Parser {
     std::string_view rest = Trim(tag.rest.substr(length), &offset);
     if (rest.empty() || rest[0] != '=') Fail("expected '=' after 'set " + node.text + "'", offset);
     ++offset;
-    Tag value = tag;
-    value.rest = Trim(rest.substr(1), &offset);
-    value.rest_offset = offset;
-    value.name = "=";
-    node.value = TagExpression(value, "a value");
+    rest = Trim(rest.substr(1), &offset);
+    node.value = TagExpression(tag, rest, offset, "=", "a value");
     body->push_back(std::move(node));
   }
 

@@ -1,5 +1,6 @@
-// Templates in a flow file are checked when it loads: expressions, filters,
-// types and tags, each with its line:col and caret.
+// Templates in a flow file: checked when it loads (expressions, filters,
+// types and tags, each with its line:col and caret), and rendered in a run
+// without ever rendering a value again.
 #include "flow/flow_loader.h"
 
 #include <gtest/gtest.h>
@@ -23,7 +24,7 @@ std::string Errors(const std::string& source) {
 }
 
 TEST(FlowTemplates, ExpressionsFiltersAndTypesAreCheckedWithPositions) {
-  const std::string source = R"(version: 1
+  const std::string source = R"yaml(version: 1
 name: chat
 input:
   message: string
@@ -36,7 +37,7 @@ steps:
     content: "{% for m in histroy %}{{ m.content }}{% endfor %}"
   - type: append-message
     content: "{% if input.message %}yes"
-)";
+)yaml";
   EXPECT_EQ(Errors(source),
             "flows/chat.yaml:7:34: error: in 'content': unknown filter 'lowr'; did you mean 'lower'? in placeholder "
             "'input.message | lowr'\n"
@@ -54,7 +55,7 @@ steps:
 }
 
 TEST(FlowTemplates, LoopVariablesAndDefaultsAreFine) {
-  const std::string source = R"(version: 1
+  const std::string source = R"yaml(version: 1
 name: chat
 input:
   message: string
@@ -66,7 +67,7 @@ steps:
       {% endfor %}{{ input.message | default("nothing") }}
   - type: llm-stream
     system: "{{ 'Be brief.' if input.message | length < 100 else 'Summarize.' }}"
-)";
+)yaml";
   EXPECT_EQ(Errors(source), "");
 }
 
@@ -76,7 +77,7 @@ steps:
 namespace flowrun {
 namespace {
 
-const char kRerender[] = R"(version: 1
+const char kRerender[] = R"yaml(version: 1
 name: chat
 input:
   message: {type: string, required: true}
@@ -91,7 +92,7 @@ steps:
   - id: strict
     type: append-message
     content: "{{ input.meta.lang }}"
-)";
+)yaml";
 
 TEST(FlowTemplates, ValuesAreNeverRenderedAgainAndUnsetPathsFailTheStep) {
   auto client = std::make_shared<FakeLlmClient>();
@@ -100,7 +101,8 @@ TEST(FlowTemplates, ValuesAreNeverRenderedAgainAndUnsetPathsFailTheStep) {
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
   std::vector<std::string> errors;
   Cancellation cancel;
-  RunResult run = RunFlow(*loaded.flow, {{"message", "{{ input.meta }} {% if %}"}}, [&](const Event& event) {
+  const nlohmann::json input = {{"message", "{{ input.meta }} {% if %}"}, {"meta", nlohmann::json::object()}};
+  RunResult run = RunFlow(*loaded.flow, input, [&](const Event& event) {
     if (event.type == Event::Type::kError) errors.push_back(event.step + ": " + event.text);
     return true;
   }, cancel);

@@ -122,7 +122,7 @@ TEST_P(JinjaCase, RendersAsJinja) {
 }
 
 INSTANTIATE_TEST_SUITE_P(MiniJinja, JinjaCase, ::testing::ValuesIn(CaseNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& case_info) { return case_info.param; });
 
 TEST(JinjaConformance, CasesAreThereAndTheSkipListIsShortAndReal) {
   const std::vector<std::string> names = CaseNames();
