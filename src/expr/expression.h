@@ -5,16 +5,21 @@
 // compiled Expression is shared by every concurrent run.
 //
 // The language:
-//   literals     "text" 'text' 12 3.5 true false null [1, "a"]
-//   paths        input.message  history[-1].content  reply  loop.index  item  a["key"]
-//   operators    or / and / not / == != < <= > >= in / ~ / + - / * / % / unary -   (lowest to highest)
+//   literals     "text" 'text' 12 3.5 true false null [1, "a"] {"k": 1}
+//                (Jinja's True False None none are accepted too)
+//   paths        input.message  history[-1].content  reply  loop.index  item  a["key"]  a[1:3]
+//   operators    a if c else b / or / and / not / == != < <= > >= in, not in / ~ / + - /
+//                * / // % / unary - +   (lowest to highest); then filters `|` and tests `is`
 //   filters      value | lower   value | default("x")   value | replace("a", "b")
 //   functions    length(x) lower(x) ... (every filter may also be called as a function)
+//   tests        value is defined   n is not even   (defined undefined none boolean string
+//                number integer float list mapping even odd)
 //   parentheses
 // Filters and functions: length lower upper trim contains starts_with
-// ends_with split join replace default json from_json round int float string
-// first last. Nothing can run code, touch files or the network; evaluation is
-// bounded in nesting depth and in the size of what it produces.
+// ends_with split join replace default json (alias tojson) from_json round
+// int float string first last abs. Nothing can run code, touch files or the
+// network; evaluation is bounded in nesting depth and in the size of what it
+// produces.
 #pragma once
 
 #include <cstddef>
@@ -49,6 +54,10 @@ struct VariableRead {
   std::string text;  // "input.message", "history[-1].content"
   TextSpan where;
   bool guarded = false;
+  // The literal keys (strings) and indices (integers) after the root, up to
+  // the first computed one: ["message"] for input.message, [-1, "content"]
+  // for history[-1].content, [] for history[i].content.
+  std::vector<nlohmann::json> path;
 };
 
 // What a load-time check knows: the root names that may be read here. A
@@ -62,6 +71,7 @@ struct CheckScope {
 struct EvalLimits {
   size_t max_depth = 64;                 // nesting of calls/operators while evaluating
   size_t max_output_bytes = 1u << 20;    // any string or list built by the expression
+  size_t max_iterations = 100000;        // template for-loop iterations in one render
 };
 
 // The run's values, looked up by root name. Implementations decide the
@@ -90,8 +100,14 @@ class JsonVariables : public Variables {
 // The result of an evaluation: a value, or an error message naming what
 // went wrong ("'input.mesage' is not set", "cannot compare a string with a number").
 struct EvalResult {
+  enum class ErrorKind {
+    kInvalid,  // a type error, division by zero, bad JSON for from_json ...
+    kNotSet,   // a path that is not set ("'input.mesage' is not set")
+    kLimit,    // an EvalLimits bound was reached
+  };
   nlohmann::json value;
   std::optional<std::string> error;
+  ErrorKind error_kind = ErrorKind::kInvalid;  // when error is set
   bool ok() const { return !error.has_value(); }
 };
 
@@ -121,5 +137,12 @@ class Expression {
 
 // The names of every filter/function, for "did you mean" and for docs.
 const std::vector<std::string>& FilterNames();
+
+// The names of every test (`x is defined`), for "did you mean" and for docs.
+const std::vector<std::string>& TestNames();
+
+// A value as text, the way templates render it: a string as it is, null as
+// nothing, anything else as compact JSON (invalid UTF-8 replaced).
+std::string ToText(const nlohmann::json& value);
 
 }  // namespace flowrun::expr

@@ -3,16 +3,27 @@
 
 namespace flowrun {
 
-// The expression module lands with branch `expr`; until then no flow that
-// holds an expression loads (see template_checks.cpp), so these never run.
-Status EvaluateIn(const expr::Expression& /*expression*/, const nlohmann::json& /*state*/, nlohmann::json* /*out*/) {
-  return Status::Internal("expressions are not supported by this build yet");
+Status EvaluateIn(const expr::Expression& expression, const nlohmann::json& state, nlohmann::json* out) {
+  expr::EvalResult result = expression.Evaluate(expr::JsonVariables(state));
+  if (result.ok()) {
+    *out = std::move(result.value);
+    return Status::Ok();
+  }
+  switch (result.error_kind) {
+    case expr::EvalResult::ErrorKind::kNotSet:
+      return Status::NotFound(*result.error);
+    case expr::EvalResult::ErrorKind::kLimit:
+      return Status::ResourceExhausted(*result.error);
+    case expr::EvalResult::ErrorKind::kInvalid:
+      break;
+  }
+  return Status::InvalidArgument(*result.error);
 }
 
 Status HoldsIn(const expr::Expression& expression, const nlohmann::json& state, bool* holds) {
   nlohmann::json value;
   Status status = EvaluateIn(expression, state, &value);
-  *holds = false;
+  *holds = status.ok() && expr::Expression::Truthy(value);
   return status;
 }
 

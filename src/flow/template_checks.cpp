@@ -6,6 +6,23 @@
 #include "flow/compile_context.h"
 
 namespace flowrun {
+namespace {
+
+// `input.<field>` must name a declared input.
+void CheckInputs(const ConfigNode& node, const std::string& text, const std::vector<expr::VariableRead>& reads,
+                 const Flow& flow, const CompileContext& context) {
+  for (const auto& read : reads) {
+    if (read.root != "input" || read.path.empty() || !read.path[0].is_string()) continue;
+    const std::string field = read.path[0].get<std::string>();
+    if (flow.input.Find(field) != nullptr) continue;
+    std::vector<std::string> names;
+    for (const auto& input : flow.input.fields()) names.push_back(input.name);
+    context.ErrorAt(OffsetLocation(node, text, read.where.offset, static_cast<int>(read.text.size())),
+                    "unknown input '" + field + "'" + DidYouMean(field, names));
+  }
+}
+
+}  // namespace
 
 std::optional<Template> StepCompiler::CompileTemplate(const std::string& name, const ConfigNode& node,
                                                       const BlockScope& scope) {
@@ -16,35 +33,35 @@ std::optional<Template> StepCompiler::CompileTemplate(const std::string& name, c
     context_.ErrorAt(OffsetLocation(node, text, error.offset, 1), "in '" + name + "': " + error.message);
     return std::nullopt;
   }
-  bool ok = true;
-  for (const Template::Variable* variable : compiled->Variables()) {
-    const std::string& root = std::get<std::string>(variable->path.front());
-    const int length = static_cast<int>(variable->text.size());
-    if (std::find(scope.roots.begin(), scope.roots.end(), root) == scope.roots.end()) {
-      context_.ErrorAt(OffsetLocation(node, text, variable->offset, static_cast<int>(root.size())),
-                       "unknown variable '" + root + "'" + DidYouMean(root, scope.roots));
-      ok = false;
-      continue;
-    }
-    if (root != "input" || variable->path.size() < 2) continue;
-    const auto* field = std::get_if<std::string>(&variable->path[1]);
-    if (field == nullptr || flow_.input.Find(*field) != nullptr) continue;
-    std::vector<std::string> names;
-    for (const auto& input : flow_.input.fields()) names.push_back(input.name);
-    context_.ErrorAt(OffsetLocation(node, text, variable->offset, length),
-                     "unknown input '" + *field + "'" + DidYouMean(*field, names));
-    ok = false;
+  const size_t errors_before = context_.diagnostics.size();
+  for (const auto& problem : compiled->Check(expr::CheckScope{scope.roots})) {
+    context_.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
+                     problem.message);
   }
-  if (!ok) return std::nullopt;
+  CheckInputs(node, text, compiled->Reads(), flow_, context_);
+  if (context_.diagnostics.size() != errors_before) return std::nullopt;
   return compiled;
 }
 
 std::optional<expr::Expression> StepCompiler::CompileExpression(const std::string& name, const ConfigNode& node,
-                                                                const BlockScope& /*scope*/) {
-  // The expression module lands with branch `expr`; until then a flow
-  // that needs one is refused with a clear message.
-  context_.ErrorAt(node.where, "'" + name + "': expressions are not supported by this build yet");
-  return std::nullopt;
+                                                                const BlockScope& scope) {
+  // `until: true` and `if: 0` are expressions too.
+  const std::string text = node.IsString() ? node.scalar.get<std::string>() : node.ToJson().dump();
+  expr::ExprError error;
+  auto compiled = expr::Expression::Parse(text, &error);
+  if (!compiled) {
+    context_.ErrorAt(OffsetLocation(node, text, error.where.offset, static_cast<int>(error.where.length)),
+                     "in '" + name + "': " + error.message);
+    return std::nullopt;
+  }
+  const size_t errors_before = context_.diagnostics.size();
+  for (const auto& problem : compiled->Check(expr::CheckScope{scope.roots})) {
+    context_.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
+                     problem.message);
+  }
+  CheckInputs(node, text, compiled->Reads(), flow_, context_);
+  if (context_.diagnostics.size() != errors_before) return std::nullopt;
+  return compiled;
 }
 
 }  // namespace flowrun

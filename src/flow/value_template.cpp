@@ -1,6 +1,8 @@
 // Compiling and evaluating typed values.
 #include "flow/value_template.h"
 
+#include "flow/evaluate.h"
+
 namespace flowrun {
 
 std::optional<ValueTemplate> ValueTemplate::Compile(const ConfigNode& node, const CompileString& compile) {
@@ -44,6 +46,8 @@ Status ValueTemplate::Evaluate(const nlohmann::json& state, nlohmann::json* out)
       *out = literal_;
       return Status::Ok();
     case Kind::kText: {
+      // Exactly one `{{ expr }}`: the value keeps the expression's type.
+      if (const expr::Expression* single = text_->SingleExpression()) return EvaluateIn(*single, state, out);
       std::string text;
       Status rendered = text_->Render(state, &text);
       if (!rendered.ok()) return rendered;
