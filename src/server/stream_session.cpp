@@ -51,7 +51,7 @@ class Session {
             FlushChunks();
           });
         }
-        AppendSseEvent(event, next_id_++, pending_);
+        AppendSseEvent(event, next_id_++, pending_, settings_.all_events ? ChunkForm::kObject : ChunkForm::kText);
         // A long burst leaves in writes of this size rather than all at once.
         if (pending_.size() >= kMaxPendingBytes) return FlushChunks();
         return writable_;

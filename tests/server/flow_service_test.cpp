@@ -80,6 +80,9 @@ TEST(FlowService, StepEventsOnlyWhenAskedAndErrorsAsEvents) {
   ASSERT_EQ(events.size(), 8u);
   EXPECT_EQ(events[0]["event"], "step:before");
   EXPECT_EQ(nlohmann::json::parse(events[0]["data"]), nlohmann::json::parse(R"({"step":"user","path":"user","type":"append-message","index":0})"));
+  EXPECT_EQ(events[3]["event"], "chunk");
+  EXPECT_EQ(nlohmann::json::parse(events[3]["data"]), nlohmann::json::parse(R"({"step":"reply","path":"reply","text":"Hel"})"))
+      << "with events=all a chunk says which step it comes from";
   EXPECT_EQ(events[6]["event"], "error");
   EXPECT_EQ(nlohmann::json::parse(events[6]["data"]),
             nlohmann::json::parse(R"({"error":"upstream returned HTTP 401: bad key","step":"reply","path":"reply"})"));

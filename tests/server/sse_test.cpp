@@ -75,6 +75,15 @@ TEST(SseTest, FramesEachEventKind) {
             "event: step:after\nid: 7\ndata: {\"duration_ms\":4.0,\"index\":0,\"iteration\":2,\"iterations\":3,"
             "\"limit_reached\":true,\"path\":\"draft/branches.a/revise\",\"step\":\"revise\",\"type\":\"loop\"}\n\n");
 
+  // With ?events=all a chunk is an object with its step and path.
+  Event chunk = Chunk("Hel");
+  chunk.step = "draft";
+  chunk.path = "each/steps/draft";
+  chunk.iteration = 3;
+  EXPECT_EQ(FormatSseEvent(chunk, 8, ChunkForm::kObject),
+            "event: chunk\nid: 8\ndata: {\"iteration\":3,\"path\":\"each/steps/draft\",\"step\":\"draft\",\"text\":\"Hel\"}\n\n");
+  EXPECT_EQ(FormatSseEvent(chunk, 8), "event: chunk\nid: 8\ndata: \"Hel\"\n\n") << "the default stream keeps its form";
+
   Event done;
   done.type = Event::Type::kDone;
   EXPECT_EQ(FormatSseEvent(done, 6), "event: done\nid: 6\ndata: [DONE]\n\n");
@@ -104,6 +113,15 @@ TEST(SseTest, ChunksMatchNlohmannFraming) {
 }
 
 TEST(SseTest, AppendBatchesEventsIntoOneBuffer) {
+  // With ?events=all a chunk is an object with its step and path.
+  Event chunk = Chunk("Hel");
+  chunk.step = "draft";
+  chunk.path = "each/steps/draft";
+  chunk.iteration = 3;
+  EXPECT_EQ(FormatSseEvent(chunk, 8, ChunkForm::kObject),
+            "event: chunk\nid: 8\ndata: {\"iteration\":3,\"path\":\"each/steps/draft\",\"step\":\"draft\",\"text\":\"Hel\"}\n\n");
+  EXPECT_EQ(FormatSseEvent(chunk, 8), "event: chunk\nid: 8\ndata: \"Hel\"\n\n") << "the default stream keeps its form";
+
   Event done;
   done.type = Event::Type::kDone;
   const std::vector<Event> events = {Chunk("a"), Chunk("b\n"), Chunk("c \xFF"), done};
