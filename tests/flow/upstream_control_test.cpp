@@ -159,6 +159,37 @@ steps:
   EXPECT_EQ(errors, std::vector<std::string>{"client disconnected"});
 }
 
+TEST_F(UpstreamControl, CancellingARunMidMapAbortsEveryItemsTransfer) {
+  FakeUpstreamScript script;
+  script.end = FakeUpstreamScript::End::kTrickle;
+  upstream_.SetScript(script);
+  auto flow = Load(R"yaml(version: 1
+name: map
+input:
+  docs: array
+steps:
+  - id: each
+    type: map
+    over: input.docs
+    concurrency: 3
+    steps: [{id: ask, type: llm-stream, provider: openai, base_url: "{{URL}}", stream: false}]
+)yaml");
+  ASSERT_TRUE(flow);
+  Cancellation cancel;
+  RunResult result;
+  std::thread run([&] {
+    result = RunFlow(*flow, {{"docs", {1, 2, 3, 4, 5, 6}}}, [](const Event&) { return true; }, cancel);
+  });
+  const bool three_streaming = WaitUntil([&] { return upstream_.open_responses() == 3; });
+  cancel.Cancel("the server is shutting down");
+  const bool all_gone = WaitUntil([&] { return upstream_.open_responses() == 0; }, milliseconds(1000));
+  run.join();
+  ASSERT_TRUE(three_streaming) << "three items never streamed together";
+  EXPECT_TRUE(all_gone) << "an item's upstream transfer outlived the cancelled run";
+  EXPECT_EQ(upstream_.request_count(), 3) << "no item started after the cancellation";
+  EXPECT_EQ(result.error, "the server is shutting down");
+}
+
 TEST_F(UpstreamControl, TimeoutMsAbortsTheStepsUpstreamTransfer) {
   FakeUpstreamScript script;
   script.end = FakeUpstreamScript::End::kTrickle;  // headers, then keep-alive comments only
