@@ -35,8 +35,10 @@ endfunction()
 set(FLOWRUN_MODULES "")
 # diagnostics, status, cancellation, event loop, tasks, logging
 flowrun_module(core      DEPS                                   OWNS spdlog/ fmt/  LIBS spdlog::spdlog)
-# {{ path }} templates over a run's state
-flowrun_module(templates DEPS core)
+# the expression language: parse, check, evaluate (conditions, typed values)
+flowrun_module(expr      DEPS core)
+# Jinja-subset templates over a run's state, on expr
+flowrun_module(templates DEPS core expr)
 # YAML -> ConfigNode, flow-file limits, safe file reading
 flowrun_module(config    DEPS core                              OWNS yaml-cpp/     LIBS yaml-cpp)
 # model providers: the LlmClient interface, openai over curl, mock
@@ -44,7 +46,7 @@ flowrun_module(llm       DEPS core                              OWNS curl/      
 # the step interface, the registry, the built-in steps
 flowrun_module(steps     DEPS core templates llm)
 # compiler, input schema, runner, events, catalog
-flowrun_module(flow      DEPS core config templates steps)
+flowrun_module(flow      DEPS core config expr templates steps)
 # front end, request handling, SSE, the HTTP adapter, the playground
 flowrun_module(server    DEPS core steps flow                   OWNS httplib.h     LIBS PkgConfig::HTTPLIB)
 # the command table and one file per command

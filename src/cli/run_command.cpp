@@ -84,6 +84,13 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
     return 2;
   }
 
+  // `call` steps run the flows beside this one (this one first: its name wins).
+  std::shared_ptr<const FlowLibrary> library;
+  if (!flow.calls.empty()) {
+    std::vector<std::shared_ptr<const Flow>> flows = {loaded.flow};
+    for (auto& sibling : LoadSiblingFlows(file, context.registry, context.environment)) flows.push_back(sibling);
+    library = std::make_shared<const FlowLibrary>(flows);
+  }
   bool wrote_text = false;
   char last_char = '\n';
   Cancellation cancel;
@@ -99,7 +106,8 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
     }
     return static_cast<bool>(std::cout);
       },
-      cancel, [] { return static_cast<bool>(std::cout.flush()); });  // the model has nothing more ready: show what came
+      cancel, [] { return static_cast<bool>(std::cout.flush()); },  // the model has nothing more ready: show what came
+      library);
   if (wrote_text && last_char != '\n') std::cout << std::endl;
   if (!result.ok) {
     std::cerr << "flowrun run: error in step '" << result.error_step << "': " << result.error << "\n";

@@ -10,22 +10,24 @@ namespace flowrun {
 int StepsCommand(const std::vector<std::string>& args, CommandContext& context) {
   CLI::App app("List the step types flows can use, with their parameters and defaults.", "flowrun steps");
   if (auto exit_code = ParseArgs(app, args)) return *exit_code;
-  for (const auto& [name, type] : context.registry.types()) {
-    std::cout << name << ": " << type.description << "\n";
-    for (const auto& param : type.params) {
-      std::cout << "  " << param.name << " (" << ParamTypeName(param.type)
-                << (param.required ? ", required" : "");
-      if (!param.default_value.is_null()) std::cout << ", default " << DumpJson(param.default_value);
-      std::cout << ")";
-      if (!param.description.empty()) std::cout << ": " << param.description;
-      if (!param.allowed.empty()) {
-        std::cout << " [";
-        for (size_t i = 0; i < param.allowed.size(); ++i) std::cout << (i ? "|" : "") << param.allowed[i];
-        std::cout << "]";
-      }
-      std::cout << "\n";
+  auto print_param = [](const ParamSpec& param) {
+    std::cout << "  " << param.name << " (" << ParamTypeName(param.type) << (param.required ? ", required" : "");
+    if (!param.default_value.is_null()) std::cout << ", default " << DumpJson(param.default_value);
+    std::cout << ")";
+    if (!param.description.empty()) std::cout << ": " << param.description;
+    if (!param.allowed.empty()) {
+      std::cout << " [";
+      for (size_t i = 0; i < param.allowed.size(); ++i) std::cout << (i ? "|" : "") << param.allowed[i];
+      std::cout << "]";
     }
+    std::cout << "\n";
+  };
+  for (const auto& [name, type] : context.registry.types()) {
+    std::cout << name << (type.control ? " (control)" : "") << ": " << type.description << "\n";
+    for (const auto& param : type.params) print_param(param);
   }
+  std::cout << "every step also takes:\n";
+  for (const auto& param : CommonStepParams()) print_param(param);
   return 0;
 }
 

@@ -19,8 +19,12 @@ inline constexpr size_t kMaxYamlNodes = 100000;
 inline constexpr size_t kMaxYamlTextBytes = 4 << 20;
 // Mappings and lists nested inside each other, aliases expanded.
 inline constexpr int kMaxYamlDepth = 64;
-// Steps in one flow.
+// Steps in one flow, nested steps included.
 inline constexpr size_t kMaxFlowSteps = 1000;
+// Levels of steps inside control steps (a top-level step is level 1).
+inline constexpr int kMaxStepNesting = 16;
+// A map's `concurrency`.
+inline constexpr int kMaxMapConcurrency = 64;
 
 // The phrase every limit's message ends with.
 inline const std::string kFlowFileLimitSuffix = " (the limit for a flow file)";

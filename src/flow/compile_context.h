@@ -1,8 +1,12 @@
 // Internal to the flow compiler: shared helpers for reporting problems at
-// a ConfigNode's position. One context per compile, used by the thread
-// that compiles (it writes to that compile's Diagnostics).
+// a ConfigNode's position, and the step compiler that turns `steps:` lists
+// (and the blocks nested in control steps) into the flow's tree. One
+// context and one StepCompiler per compile, used by the thread that
+// compiles (it writes to that compile's Diagnostics).
 #pragma once
 
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,8 +37,65 @@ struct CompileContext {
   }
 };
 
+// Where a block of steps is compiled.
+struct BlockScope {
+  std::string path;  // the block's path: "" at the top, "triage/then"
+  int depth = 1;     // the nesting level of its steps (1: top level)
+  // Names templates and expressions may read here: input, history, every
+  // key a step of the flow writes, and what the enclosing steps add (loop,
+  // a map's item, error in on_error).
+  std::vector<std::string> roots;
+};
+
+class StepCompiler {
+ public:
+  StepCompiler(const CompileContext& context, Flow& flow) : context_(context), flow_(flow) {}
+
+  // The flow's top-level `steps:`.
+  void CompileAll(const ConfigNode& steps);
+
+ private:
+  // step_compiler.cpp
+  std::vector<FlowStep> CompileBlock(const ConfigNode& list, const BlockScope& scope, const std::string& what);
+  std::optional<FlowStep> CompileStep(const ConfigNode& item, size_t index, const BlockScope& scope,
+                                      std::set<std::string>& ids);
+  bool CompileParams(const ConfigNode& item, const StepType& step_type, const BlockScope& scope,
+                     StepConfig& config);
+  void CheckAllowed(const ParamSpec& param, const ConfigNode& node);
+  void CompileMessages(const ConfigNode& node, const BlockScope& scope, StepConfig& config);
+  void CollectWrites(const ConfigNode& steps, int depth);
+
+  // policy_compiler.cpp
+  void CompilePolicy(const ConfigNode& item, const BlockScope& scope, FlowStep& step);
+
+  // control_compiler.cpp
+  bool CompileControl(const ConfigNode& item, const StepConfig& config, const BlockScope& scope, FlowStep& step);
+  bool CompileSwitch(const ConfigNode& item, const BlockScope& scope, FlowStep& step, ControlSpec& spec);
+  bool CompileMap(const ConfigNode& item, const StepConfig& config, const BlockScope& scope, FlowStep& step,
+                  ControlSpec& spec);
+  bool CompileValues(const ConfigNode& values, const BlockScope& scope, ControlSpec& spec, bool state_keys);
+  // A nested block of `step`, appended to step.blocks; `extra_roots` are
+  // the names it may read besides the scope's.
+  void AddBlock(const ConfigNode& list, const std::string& name, const BlockScope& scope, FlowStep& step,
+                const std::vector<std::string>& extra_roots = {});
+
+  // template_checks.cpp
+  std::optional<Template> CompileTemplate(const std::string& name, const ConfigNode& node, const BlockScope& scope);
+  std::optional<expr::Expression> CompileExpression(const std::string& name, const ConfigNode& node,
+                                                    const BlockScope& scope);
+
+  const CompileContext& context_;
+  Flow& flow_;
+  std::vector<std::string> written_;  // every state key some step of the flow writes
+  size_t step_count_ = 0;
+};
+
 // Compiles the `steps:` list into `flow.steps`, checking templates against
 // the declared inputs.
 void CompileSteps(const ConfigNode& steps, const CompileContext& context, Flow& flow);
+
+// Where in the file an offset into a scalar's text lands: exact on
+// one-line scalars, the value's start otherwise (block scalars fold lines).
+SourceLocation OffsetLocation(const ConfigNode& node, const std::string& text, size_t offset, int length);
 
 }  // namespace flowrun

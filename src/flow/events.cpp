@@ -2,6 +2,15 @@
 #include "flow/events.h"
 
 namespace flowrun {
+namespace {
+
+void AddPlace(const Event& event, nlohmann::json& out) {
+  out["step"] = event.step;
+  out["path"] = event.path;
+  if (event.iteration > 0) out["iteration"] = event.iteration;
+}
+
+}  // namespace
 
 const char* EventName(Event::Type type) {
   switch (type) {
@@ -20,29 +29,40 @@ const char* EventName(Event::Type type) {
 }
 
 nlohmann::json EventData(const Event& event) {
+  nlohmann::json out = nlohmann::json::object();
   switch (event.type) {
     case Event::Type::kChunk:
       return event.text;
-    case Event::Type::kError:
-      return {{"error", event.text}, {"step", event.step}};
-    case Event::Type::kStepBefore:
-      return {{"step", event.step}, {"type", event.step_type}, {"index", event.index}};
-    case Event::Type::kStepAfter:
-      return {{"step", event.step},
-              {"type", event.step_type},
-              {"index", event.index},
-              {"duration_ms", event.duration_ms}};
     case Event::Type::kDone:
       return nullptr;
+    case Event::Type::kError:
+      out["error"] = event.text;
+      AddPlace(event, out);
+      return out;
+    case Event::Type::kStepBefore:
+    case Event::Type::kStepAfter:
+      AddPlace(event, out);
+      out["type"] = event.step_type;
+      out["index"] = event.index;
+      break;
   }
-  return nullptr;
+  if (event.type == Event::Type::kStepAfter) {
+    out["duration_ms"] = event.duration_ms;
+    if (!event.branch.empty()) out["branch"] = event.branch;
+    if (event.iterations >= 0) out["iterations"] = event.iterations;
+    if (event.limit_reached) out["limit_reached"] = true;
+    if (event.skipped) out["skipped"] = true;
+    if (!event.handled_error.empty()) out["error"] = event.handled_error;
+    if (event.attempts > 1) out["attempts"] = event.attempts;
+  }
+  return out;
 }
 
 nlohmann::json EventToJson(const Event& event) {
   nlohmann::json out = {{"event", EventName(event.type)}};
   switch (event.type) {
     case Event::Type::kChunk:
-      out["step"] = event.step;
+      AddPlace(event, out);
       out["text"] = event.text;
       break;
     case Event::Type::kDone:

@@ -1,22 +1,94 @@
-// Flow: a loaded, ready-to-run flow. Immutable once built and shared by all
-// concurrent runs (held by shared_ptr<const Flow>), so a reload can swap in
-// a new version while running streams finish on the old one. Read-only,
-// so any number of threads may use one Flow at once.
+// Flow: a loaded, ready-to-run flow — a tree of steps. A leaf step holds a
+// Step object (append-message, llm-stream, custom types); a control step
+// (set, if, switch, loop, parallel, map, call, fail) holds its compiled
+// parameters and nested blocks of steps, which the runner interprets.
+// Immutable once built and shared by all concurrent runs (held by
+// shared_ptr<const Flow>), so a reload can swap in a new version while
+// running streams finish on the old one. Read-only, so any number of
+// threads may use one Flow at once.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/diagnostics.h"
+#include "expr/expression.h"
 #include "flow/input_schema.h"
+#include "flow/value_template.h"
 #include "steps/step.h"
+#include "templates/template.h"
 
 namespace flowrun {
+
+struct FlowStep;
+
+// A nested list of steps, named as in a step's path: "then", "else",
+// "cases.<key>", "default", "steps" (loop, map), "branches.<name>", "on_error".
+struct FlowBlock {
+  std::string name;
+  std::vector<FlowStep> steps;
+};
+
+// What every step may add: `if`, `timeout_ms`, `retry`, `on_error`.
+struct StepPolicy {
+  enum class OnError { kFail, kContinue, kSteps };
+
+  std::optional<expr::Expression> condition;  // `if:`: skip the step unless it holds
+  int64_t timeout_ms = 0;                     // 0: none
+  int max_attempts = 1;                       // retry.max_attempts (1: no retry)
+  int64_t backoff_ms = 0;                     // retry.backoff_ms, before each retry
+  OnError on_error = OnError::kFail;
+  int fallback_block = -1;  // kSteps: the index of the "on_error" block in FlowStep::blocks
+};
+
+enum class ControlKind { kNone, kSet, kIf, kSwitch, kLoop, kParallel, kMap, kCall, kFail };
+
+// A control step's parameters. Blocks live in FlowStep::blocks; the
+// indices below point there.
+struct ControlSpec {
+  ControlKind kind = ControlKind::kNone;
+  // set: values; call: input. In order: a set value sees the ones before it.
+  std::vector<std::pair<std::string, ValueTemplate>> values;
+  // if: when; switch: on; loop: until; map: over.
+  std::optional<expr::Expression> expression;
+  // if: then is block 0, else (when has_else) block 1.
+  bool has_else = false;
+  // switch: case keys in file order (block i is "cases.<key>"); default after them.
+  std::vector<std::string> case_keys;
+  int default_block = -1;
+  // loop
+  int max_iterations = 0;
+  bool fail_on_limit = false;
+  // parallel: `stream: interleave` (several branches may stream at once)
+  bool interleave = false;
+  // map
+  std::string as = "item";
+  int concurrency = 1;
+  std::optional<expr::Expression> collect;
+  // map: the list of collected values; call: the called flow's state (or one value)
+  std::string output;
+  // call
+  std::string flow;
+  std::string output_from;  // empty: the whole state
+  // fail
+  std::optional<Template> message;
+};
 
 struct FlowStep {
   std::string id;
   std::string type;
-  std::unique_ptr<Step> step;
+  std::string path;    // "research/branches.summary/draft"
+  int index = 0;       // position in its block, 0-based
+  SourceLocation where;  // the step's `type` value
+  std::unique_ptr<Step> step;                  // leaf steps
+  std::shared_ptr<const ControlSpec> control;  // control steps
+  std::vector<FlowBlock> blocks;               // nested blocks (the on_error block last)
+  StepPolicy policy;
+
+  bool IsControl() const { return control != nullptr; }
 };
 
 struct Flow {
@@ -26,6 +98,13 @@ struct Flow {
   std::string description;
   InputSchema input;
   std::vector<FlowStep> steps;
+  // The names of the flows its `call` steps name, with where, for the
+  // checks that need the flows beside it.
+  struct CallSite {
+    std::string flow;
+    SourceLocation where;
+  };
+  std::vector<CallSite> calls;
 };
 
 }  // namespace flowrun

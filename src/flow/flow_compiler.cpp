@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "config/flow_file_limits.h"
 #include "core/json_text.h"
 #include "flow/compile_context.h"
 
@@ -165,9 +164,6 @@ std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegist
   const ConfigNode* steps = root.Find("steps");
   if (steps == nullptr) {
     context.ErrorAt({1, 1, 1}, "missing 'steps' (the list of steps to run)");
-  } else if (steps->IsSequence() && steps->items.size() > kMaxFlowSteps) {
-    context.ErrorAt(steps->where, "the flow has " + std::to_string(steps->items.size()) + " steps, more than " +
-                                      std::to_string(kMaxFlowSteps) + kFlowFileLimitSuffix);
   } else {
     CompileSteps(*steps, context, *flow);
   }

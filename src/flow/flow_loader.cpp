@@ -63,6 +63,27 @@ LoadResult LoadFlowFromFile(const std::string& path, const StepRegistry& registr
   return LoadFlowFromString(*text, path, registry, environment);
 }
 
+std::vector<std::shared_ptr<const Flow>> LoadSiblingFlows(const std::string& path, const StepRegistry& registry,
+                                                          const StepEnvironment& environment) {
+  std::vector<std::shared_ptr<const Flow>> flows;
+  std::error_code error;
+  const fs::path self = fs::path(path);
+  const fs::path dir = self.has_parent_path() ? self.parent_path() : fs::path(".");
+  std::vector<std::string> files;
+  for (auto it = fs::directory_iterator(dir, error); !error && it != fs::directory_iterator(); it.increment(error)) {
+    std::error_code status_error;
+    if (!HasFlowExtension(it->path()) || !it->is_regular_file(status_error)) continue;
+    if (fs::equivalent(it->path(), self, status_error)) continue;
+    files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    LoadResult loaded = LoadFlowFromFile(file, registry, environment);
+    if (loaded.flow) flows.push_back(std::move(loaded.flow));
+  }
+  return flows;
+}
+
 std::vector<std::string> ExpandFlowPaths(const std::vector<std::string>& paths,
                                          std::vector<std::string>* errors) {
   std::vector<std::string> files;

@@ -26,6 +26,13 @@ LoadResult LoadFlowFromString(std::string_view source, const std::string& file_n
 LoadResult LoadFlowFromFile(const std::string& path, const StepRegistry& registry,
                             const StepEnvironment& environment);
 
+// The flows beside `path` (the other *.yaml / *.yml files of its
+// directory, not below it) that load without error: what `call` steps in
+// `path`'s flow may run. A sibling that does not load is left out (a call
+// to it then fails as a call to a missing flow). Never throws.
+std::vector<std::shared_ptr<const Flow>> LoadSiblingFlows(const std::string& path, const StepRegistry& registry,
+                                                          const StepEnvironment& environment);
+
 // Expands directories into their *.yaml / *.yml entries (sorted; anything
 // but a directory, so that a FIFO or a broken link is reported by the
 // loader, not skipped); files stay as given. Missing paths and directories

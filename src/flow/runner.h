@@ -1,9 +1,11 @@
-// The runner: an interpreter that executes a flow's steps over a fresh
+// The runner: an interpreter that walks a flow's tree of steps over a fresh
 // per-run state and reports progress as events. A run is a task pinned to
-// one event loop: its state lives in the task's frame on the heap, and a
-// step that waits (a model's tokens, a timer) suspends it without holding a
-// thread. Runs share only the immutable Flow, so any number run at once, on
-// any number of loops; one run belongs to one loop thread.
+// one event loop: its state lives in task frames on the heap, and a step
+// that waits (a model's tokens, a timer) suspends it without holding a
+// thread; parallel branches and map items are child tasks on the same loop,
+// joined. Runs share only the immutable Flow (and FlowLibrary), so any
+// number run at once, on any number of loops; one run belongs to one loop
+// thread.
 #pragma once
 
 #include <functional>
@@ -18,6 +20,7 @@
 #include "core/task.h"
 #include "flow/events.h"
 #include "flow/flow.h"
+#include "flow/flow_library.h"
 
 namespace flowrun {
 
@@ -31,12 +34,22 @@ using EventSink = std::function<bool(const Event& event)>;
 // false, as the sink does, when the consumer has gone.
 using FlushHint = std::function<bool()>;
 
+// Steps a run may execute (control steps, skipped steps and every loop
+// iteration's steps count); past it the run fails with an error naming it.
+inline constexpr int kMaxStepsPerRun = 1000;
+// `call` steps inside each other (a flow calling a flow calling ...).
+inline constexpr int kMaxCallDepth = 16;
+
 struct RunResult {
   bool ok = false;
   std::string error;      // the failing step's message
   std::string error_step;
+  std::string error_path;
   nlohmann::json state;   // the final state
   RunCounters counters;
+  // The value under the output key of the last step that streamed chunks to
+  // the client, as that step left it (null when no step did).
+  nlohmann::json streamed_output;
 };
 
 // Where a run executes. All of it belongs to the loop's thread and outlives the run.
@@ -49,6 +62,9 @@ struct RunEnvironment {
   // the blocking RunFlow passes its caller's; null: a fresh one per step,
   // cancelled with the step's scope.
   Cancellation* cancel = nullptr;
+  // The flows `call` steps may run (may be null: then a call fails).
+  std::shared_ptr<const FlowLibrary> library;
+  int max_steps = kMaxStepsPerRun;
 };
 
 // `input` must already be validated by flow.input. `done` is always the last
@@ -58,6 +74,7 @@ Task<RunResult> RunFlowAsync(const Flow& flow, nlohmann::json input, EventSink s
 // The same run, driven to its end on an event loop of the calling thread
 // (`flowrun run`, tests). `cancel` may be cancelled from any thread.
 RunResult RunFlow(const Flow& flow, const nlohmann::json& input, const EventSink& sink, Cancellation& cancel,
-                  const FlushHint& flush = nullptr);
+                  const FlushHint& flush = nullptr, std::shared_ptr<const FlowLibrary> library = nullptr,
+                  int max_steps = kMaxStepsPerRun);
 
 }  // namespace flowrun

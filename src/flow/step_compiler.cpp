@@ -1,6 +1,8 @@
-// The `steps:` list: step types, parameters, templates, ids.
-#include <set>
+// The `steps:` list and the blocks nested in control steps: ids, paths,
+// step types, parameters, templates; the nesting and step-count limits.
+#include <algorithm>
 
+#include "config/flow_file_limits.h"
 #include "flow/compile_context.h"
 
 namespace flowrun {
@@ -17,167 +19,282 @@ bool ParamTypeMatches(ParamType type, const ConfigNode& node) {
       return node.IsScalar() && node.scalar.is_number_integer();
     case ParamType::kBoolean:
       return node.IsScalar() && node.scalar.is_boolean();
+    case ParamType::kExpression:
+      return node.IsScalar();
+    case ParamType::kSteps:
+    case ParamType::kMessages:
+      return node.IsSequence();
+    case ParamType::kStepMap:
+    case ParamType::kValues:
+      return node.IsMapping();
   }
   return false;
 }
 
-// Where in the file a template offset lands: exact on one-line scalars,
-// the value's start otherwise (block scalars fold lines).
+std::string Article(ParamType type) {
+  return type == ParamType::kInteger || type == ParamType::kExpression ? "an " : "a ";
+}
+
+std::string TypeDescription(ParamType type) {
+  switch (type) {
+    case ParamType::kSteps:
+      return "a list of steps";
+    case ParamType::kStepMap:
+      return "a mapping of names to lists of steps";
+    case ParamType::kValues:
+      return "a mapping of names to values";
+    case ParamType::kMessages:
+      return "a list of {role, content}";
+    default:
+      return Article(type) + ParamTypeName(type);
+  }
+}
+
+// [A-Za-z0-9_.-]+: an id is one segment of a step's path.
+bool IsValidId(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void AddUnique(std::vector<std::string>& names, const std::string& name) {
+  if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+}
+
+}  // namespace
+
 SourceLocation OffsetLocation(const ConfigNode& node, const std::string& text, size_t offset, int length) {
   if (text.find('\n') != std::string::npos || node.where.line == 0) return node.where;
   return {node.where.line, node.where.column + static_cast<int>(offset) + (node.quoted ? 1 : 0), length};
 }
 
-class StepCompiler {
- public:
-  StepCompiler(const CompileContext& context, Flow& flow) : context_(context), flow_(flow) {}
-
-  void CompileAll(const ConfigNode& steps) {
-    if (!steps.IsSequence()) {
-      context_.ErrorAt(steps.where, "'steps' must be a list of steps, got " + steps.TypeName());
-      return;
-    }
-    if (steps.items.empty()) {
-      context_.ErrorAt(steps.where, "'steps' is empty; a flow needs at least one step");
-      return;
-    }
-    CollectRoots(steps);
-    for (size_t i = 0; i < steps.items.size(); ++i) Compile(steps.items[i], i);
+void StepCompiler::CompileAll(const ConfigNode& steps) {
+  if (!steps.IsSequence()) {
+    context_.ErrorAt(steps.where, "'steps' must be a list of steps, got " + steps.TypeName());
+    return;
   }
-
- private:
-  // Template roots: input, history, and every state key a step writes.
-  void CollectRoots(const ConfigNode& steps) {
-    roots_ = {"input", "history"};
-    for (const auto& item : steps.items) {
-      const ConfigNode* type = item.Find("type");
-      if (type == nullptr || !type->IsString()) continue;
-      const StepType* step_type = context_.registry.Find(type->scalar.get<std::string>());
-      if (step_type == nullptr) continue;
-      for (const auto& param : step_type->params) {
-        if (param.name != "output") continue;
-        const ConfigNode* output = item.Find("output");
-        roots_.push_back(output != nullptr && output->IsString() ? output->scalar.get<std::string>()
-                                                                   : param.default_value.get<std::string>());
-      }
-    }
+  if (steps.items.empty()) {
+    context_.ErrorAt(steps.where, "'steps' is empty; a flow needs at least one step");
+    return;
   }
+  written_ = {"input", "history"};
+  CollectWrites(steps, 1);
+  if (step_count_ > kMaxFlowSteps) {
+    context_.ErrorAt(steps.where, "the flow has " + std::to_string(step_count_) + " steps, more than " +
+                                      std::to_string(kMaxFlowSteps) + kFlowFileLimitSuffix);
+    return;
+  }
+  BlockScope top;
+  top.roots = written_;
+  flow_.steps = CompileBlock(steps, top, "'steps'");
+}
 
-  void Compile(const ConfigNode& item, size_t index) {
-    if (!item.IsMapping()) {
-      context_.ErrorAt(item.where, "a step must be a mapping with a 'type', got " + item.TypeName());
-      return;
-    }
-    StepConfig config;
-    config.id = "step" + std::to_string(index + 1);
-    if (const ConfigNode* id = item.Find("id")) {
-      if (!id->IsString()) {
-        context_.ErrorAt(id->where, "step 'id' must be a string, got " + id->TypeName());
-      } else {
-        config.id = id->scalar.get<std::string>();
-        if (!ids_.insert(config.id).second) context_.ErrorAt(id->where, "duplicate step id '" + config.id + "'");
-      }
-    }
+// What every step of the flow writes (the names templates may read), and
+// how many steps there are, nested ones included. Bounded: the YAML depth
+// limit caps the recursion.
+void StepCompiler::CollectWrites(const ConfigNode& steps, int depth) {
+  if (!steps.IsSequence() || depth > kMaxStepNesting) return;
+  for (const auto& item : steps.items) {
+    ++step_count_;
     const ConfigNode* type = item.Find("type");
-    if (type == nullptr) {
-      context_.ErrorAt(item.where, "step '" + config.id + "' has no 'type'");
-      return;
+    if (type == nullptr || !type->IsString()) continue;
+    const StepType* step_type = context_.registry.Find(type->scalar.get<std::string>());
+    if (step_type == nullptr) continue;
+    if (step_type->name == "set") {
+      if (const ConfigNode* values = item.Find("values"); values != nullptr && values->IsMapping()) {
+        for (const auto& [key, value] : values->entries) AddUnique(written_, key);
+      }
     }
-    if (!type->IsString()) {
-      context_.ErrorAt(type->where, "step 'type' must be a string, got " + type->TypeName());
-      return;
-    }
-    config.type = type->scalar.get<std::string>();
-    const StepType* step_type = context_.registry.Find(config.type);
-    if (step_type == nullptr) {
-      context_.ErrorAt(type->where, "unknown step type '" + config.type + "'" +
-                                        DidYouMean(config.type, context_.registry.Names()));
-      return;
-    }
-    if (!CompileParams(item, *step_type, config)) return;
-    Status error;
-    std::unique_ptr<Step> step = step_type->factory(config, context_.environment, &error);
-    if (step == nullptr) {
-      context_.ErrorAt(type->where, error.ok() ? "cannot build step '" + config.id + "'" : error.message());
-      return;
-    }
-    flow_.steps.push_back({config.id, config.type, std::move(step)});
-  }
-
-  bool CompileParams(const ConfigNode& item, const StepType& step_type, StepConfig& config) {
-    const size_t errors_before = context_.diagnostics.size();
-    std::vector<std::string> keys = {"id", "type"};
-    for (const auto& param : step_type.params) keys.push_back(param.name);
-    context_.CheckKeys(item, keys, "step '" + config.id + "' (" + step_type.name + ")");
-    for (const auto& param : step_type.params) {
+    for (const auto& param : step_type->params) {
       const ConfigNode* node = item.Find(param.name);
-      if (node == nullptr) {
-        if (param.required) {
-          context_.ErrorAt(item.where, "step '" + config.id + "' (" + step_type.name +
-                                           ") is missing required key '" + param.name + "'");
-        } else if (!param.default_value.is_null()) {
-          config.params[param.name] = param.default_value;
+      if (param.name == "output") {
+        if (node != nullptr && node->IsString()) {
+          AddUnique(written_, node->scalar.get<std::string>());
+        } else if (node == nullptr && param.default_value.is_string()) {
+          AddUnique(written_, param.default_value.get<std::string>());
         }
-        continue;
       }
-      if (!ParamTypeMatches(param.type, *node)) {
-        context_.ErrorAt(node->where, "'" + param.name + "' must be a" +
-                                          (param.type == ParamType::kInteger ? "n " : " ") +
-                                          ParamTypeName(param.type) + ", got " + node->TypeName());
-        continue;
+      if (node == nullptr) continue;
+      if (param.type == ParamType::kSteps) CollectWrites(*node, depth + 1);
+      if (param.type == ParamType::kStepMap && node->IsMapping()) {
+        for (const auto& [name, block] : node->entries) CollectWrites(block, depth + 1);
       }
-      config.params[param.name] = node->scalar;
-      if (!param.allowed.empty()) CheckAllowed(param, *node);
-      if (param.type == ParamType::kTemplate) CompileTemplate(param.name, *node, config);
     }
-    return context_.diagnostics.size() == errors_before;
+    if (const ConfigNode* fallback = item.Find("on_error")) CollectWrites(*fallback, depth + 1);
   }
+}
 
-  void CheckAllowed(const ParamSpec& param, const ConfigNode& node) {
-    const std::string value = node.scalar.get<std::string>();
-    if (std::find(param.allowed.begin(), param.allowed.end(), value) != param.allowed.end()) return;
-    std::string list;
-    for (const auto& allowed : param.allowed) list += (list.empty() ? "" : ", ") + allowed;
-    std::string hint = DidYouMean(value, param.allowed);
-    context_.ErrorAt(node.where, "'" + param.name + "' must be one of " + list + ", got '" + value + "'" + hint);
+std::vector<FlowStep> StepCompiler::CompileBlock(const ConfigNode& list, const BlockScope& scope,
+                                                 const std::string& what) {
+  std::vector<FlowStep> steps;
+  if (!list.IsSequence()) {
+    context_.ErrorAt(list.where, what + " must be a list of steps, got " + list.TypeName());
+    return steps;
   }
+  if (list.items.empty()) {
+    context_.ErrorAt(list.where, what + " is empty; a block needs at least one step");
+    return steps;
+  }
+  if (scope.depth > kMaxStepNesting) {
+    context_.ErrorAt(list.items.front().where, "steps are nested more than " + std::to_string(kMaxStepNesting) +
+                                                   " levels deep" + kFlowFileLimitSuffix);
+    return steps;
+  }
+  std::set<std::string> ids;
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    std::optional<FlowStep> step = CompileStep(list.items[i], i, scope, ids);
+    if (step) steps.push_back(std::move(*step));
+  }
+  return steps;
+}
 
-  void CompileTemplate(const std::string& name, const ConfigNode& node, StepConfig& config) {
-    const std::string text = node.scalar.get<std::string>();
-    Template::CompileError error;
-    auto compiled = Template::Compile(text, &error);
-    if (!compiled) {
-      context_.ErrorAt(OffsetLocation(node, text, error.offset, 1), "in '" + name + "': " + error.message);
-      return;
+std::optional<FlowStep> StepCompiler::CompileStep(const ConfigNode& item, size_t index, const BlockScope& scope,
+                                                  std::set<std::string>& ids) {
+  if (!item.IsMapping()) {
+    context_.ErrorAt(item.where, "a step must be a mapping with a 'type', got " + item.TypeName());
+    return std::nullopt;
+  }
+  StepConfig config;
+  config.id = "step" + std::to_string(index + 1);
+  SourceLocation id_where = item.where;
+  if (const ConfigNode* id = item.Find("id")) {
+    if (!id->IsString()) {
+      context_.ErrorAt(id->where, "step 'id' must be a string, got " + id->TypeName());
+    } else {
+      config.id = id->scalar.get<std::string>();
+      id_where = id->where;
+      if (!IsValidId(config.id)) {
+        context_.ErrorAt(id->where, "step id '" + config.id + "' may only hold letters, digits, '.', '_' and '-'");
+      }
     }
-    for (const Template::Variable* variable : compiled->Variables()) CheckVariable(node, text, *variable);
-    config.templates.emplace(name, std::move(*compiled));
   }
-
-  void CheckVariable(const ConfigNode& node, const std::string& text, const Template::Variable& variable) {
-    const std::string& root = std::get<std::string>(variable.path.front());
-    const int length = static_cast<int>(variable.text.size());
-    if (std::find(roots_.begin(), roots_.end(), root) == roots_.end()) {
-      context_.ErrorAt(OffsetLocation(node, text, variable.offset, static_cast<int>(root.size())),
-                       "unknown variable '" + root + "'" + DidYouMean(root, roots_));
-      return;
+  if (!ids.insert(config.id).second) context_.ErrorAt(id_where, "duplicate step id '" + config.id + "'");
+  const ConfigNode* type = item.Find("type");
+  if (type == nullptr) {
+    context_.ErrorAt(item.where, "step '" + config.id + "' has no 'type'");
+    return std::nullopt;
+  }
+  if (!type->IsString()) {
+    context_.ErrorAt(type->where, "step 'type' must be a string, got " + type->TypeName());
+    return std::nullopt;
+  }
+  config.type = type->scalar.get<std::string>();
+  const StepType* step_type = context_.registry.Find(config.type);
+  if (step_type == nullptr) {
+    context_.ErrorAt(type->where, "unknown step type '" + config.type + "'" +
+                                      DidYouMean(config.type, context_.registry.Names()));
+    return std::nullopt;
+  }
+  FlowStep step;
+  step.id = config.id;
+  step.type = config.type;
+  step.path = scope.path.empty() ? config.id : scope.path + "/" + config.id;
+  step.index = static_cast<int>(index);
+  step.where = type->where;
+  const size_t errors_before = context_.diagnostics.size();
+  const bool params_ok = CompileParams(item, *step_type, scope, config);
+  CompilePolicy(item, scope, step);
+  if (!params_ok) return std::nullopt;
+  if (step_type->control) {
+    if (!CompileControl(item, config, scope, step)) return std::nullopt;
+  } else {
+    Status error;
+    step.step = step_type->factory(config, context_.environment, &error);
+    if (step.step == nullptr) {
+      context_.ErrorAt(type->where, error.ok() ? "cannot build step '" + config.id + "'" : error.message());
+      return std::nullopt;
     }
-    if (root != "input" || variable.path.size() < 2) return;
-    const auto* field = std::get_if<std::string>(&variable.path[1]);
-    if (field == nullptr || flow_.input.Find(*field) != nullptr) return;
-    std::vector<std::string> names;
-    for (const auto& input : flow_.input.fields()) names.push_back(input.name);
-    context_.ErrorAt(OffsetLocation(node, text, variable.offset, length),
-                     "unknown input '" + *field + "'" + DidYouMean(*field, names));
   }
+  if (step.policy.on_error == StepPolicy::OnError::kSteps) {
+    AddBlock(*item.Find("on_error"), "on_error", scope, step, {"error"});
+    step.policy.fallback_block = static_cast<int>(step.blocks.size()) - 1;
+  }
+  if (context_.diagnostics.size() != errors_before) return std::nullopt;
+  return step;
+}
 
-  const CompileContext& context_;
-  Flow& flow_;
-  std::vector<std::string> roots_;
-  std::set<std::string> ids_;
-};
+bool StepCompiler::CompileParams(const ConfigNode& item, const StepType& step_type, const BlockScope& scope,
+                                 StepConfig& config) {
+  const size_t errors_before = context_.diagnostics.size();
+  std::vector<std::string> keys = {"type"};
+  for (const auto& param : CommonStepParams()) keys.push_back(param.name);
+  for (const auto& param : step_type.params) keys.push_back(param.name);
+  context_.CheckKeys(item, keys, "step '" + config.id + "' (" + step_type.name + ")");
+  for (const auto& param : step_type.params) {
+    const ConfigNode* node = item.Find(param.name);
+    if (node == nullptr) {
+      if (param.required) {
+        context_.ErrorAt(item.where, "step '" + config.id + "' (" + step_type.name +
+                                         ") is missing required key '" + param.name + "'");
+      } else if (!param.default_value.is_null()) {
+        config.params[param.name] = param.default_value;
+      }
+      continue;
+    }
+    if (!ParamTypeMatches(param.type, *node)) {
+      context_.ErrorAt(node->where,
+                       "'" + param.name + "' must be " + TypeDescription(param.type) + ", got " + node->TypeName());
+      continue;
+    }
+    if (node->IsScalar()) config.params[param.name] = node->scalar;
+    if (!param.allowed.empty()) CheckAllowed(param, *node);
+    if (param.type == ParamType::kTemplate && !step_type.control) {
+      if (auto compiled = CompileTemplate(param.name, *node, scope)) config.templates.emplace(param.name, *compiled);
+    }
+    if (param.type == ParamType::kMessages) CompileMessages(*node, scope, config);
+  }
+  return context_.diagnostics.size() == errors_before;
+}
 
-}  // namespace
+void StepCompiler::CheckAllowed(const ParamSpec& param, const ConfigNode& node) {
+  const std::string value = node.scalar.get<std::string>();
+  if (std::find(param.allowed.begin(), param.allowed.end(), value) != param.allowed.end()) return;
+  std::string list;
+  for (const auto& allowed : param.allowed) list += (list.empty() ? "" : ", ") + allowed;
+  std::string hint = DidYouMean(value, param.allowed);
+  context_.ErrorAt(node.where, "'" + param.name + "' must be one of " + list + ", got '" + value + "'" + hint);
+}
+
+// `messages: [{role, content}, ...]`: roles checked, contents compiled as
+// templates "messages[i]"; the roles go to params["messages"].
+void StepCompiler::CompileMessages(const ConfigNode& node, const BlockScope& scope, StepConfig& config) {
+  static const std::vector<std::string> kRoles = {"system", "user", "assistant"};
+  nlohmann::json roles = nlohmann::json::array();
+  for (size_t i = 0; i < node.items.size(); ++i) {
+    const ConfigNode& message = node.items[i];
+    const std::string what = "messages[" + std::to_string(i) + "]";
+    if (!message.IsMapping()) {
+      context_.ErrorAt(message.where, "'" + what + "' must be a mapping like {role: user, content: \"...\"}, got " +
+                                          message.TypeName());
+      continue;
+    }
+    context_.CheckKeys(message, {"role", "content"}, "'" + what + "'");
+    const ConfigNode* role = message.Find("role");
+    const ConfigNode* content = message.Find("content");
+    if (role == nullptr || content == nullptr) {
+      context_.ErrorAt(message.where, "'" + what + "' needs a 'role' and a 'content'");
+      continue;
+    }
+    const std::string role_text = role->IsString() ? role->scalar.get<std::string>() : "";
+    if (std::find(kRoles.begin(), kRoles.end(), role_text) == kRoles.end()) {
+      context_.ErrorAt(role->where, "'role' must be one of system, user, assistant, got " +
+                                        (role->IsString() ? "'" + role_text + "'" : role->TypeName()) +
+                                        DidYouMean(role_text, kRoles));
+      continue;
+    }
+    if (!content->IsString()) {
+      context_.ErrorAt(content->where, "'content' must be a template, got " + content->TypeName());
+      continue;
+    }
+    roles.push_back(role_text);
+    if (auto compiled = CompileTemplate("content", *content, scope)) config.templates.emplace(what, *compiled);
+  }
+  config.params["messages"] = roles;
+}
 
 void CompileSteps(const ConfigNode& steps, const CompileContext& context, Flow& flow) {
   StepCompiler(context, flow).CompileAll(steps);

@@ -67,7 +67,10 @@ Task<void> FlowService::RunStream(const FlowService* service, std::shared_ptr<St
     std::lock_guard<std::mutex> lock(service->mutex_);
     service->running_.insert(live);
   }
-  StreamOutcome outcome = co_await StreamFlow(*job->flow, job->input, job->settings, run);
+  // Not inside the co_await expression: GCC 12 may destroy the copied
+  // settings (which hold the flow library) twice there.
+  Task<StreamOutcome> stream = StreamFlow(*job->flow, job->input, job->settings, run);
+  StreamOutcome outcome = co_await stream;
   live->scope = nullptr;
   {
     std::lock_guard<std::mutex> lock(service->mutex_);
@@ -98,8 +101,10 @@ Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
   if (auto clashes = EndpointClashes(flows); !clashes.empty()) return Status::AlreadyExists(clashes.front());
   auto table = std::make_shared<FlowTable>();
   for (auto& flow : flows) table->emplace(flow->endpoint, flow);
+  auto library = std::make_shared<const FlowLibrary>(flows);
   std::lock_guard<std::mutex> lock(mutex_);
   flows_ = std::move(table);
+  library_ = std::move(library);
   return Status::Ok();
 }
 
@@ -232,6 +237,10 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   StreamSettings settings;
   settings.all_events = events_param != request.query.end() && events_param->second == "all";
   settings.heartbeat = options_.heartbeat;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    settings.library = library_;
+  }
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};

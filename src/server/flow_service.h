@@ -17,6 +17,7 @@
 #include "core/event_loop.h"
 #include "core/status.h"
 #include "flow/flow.h"
+#include "flow/flow_library.h"
 #include "server/http_types.h"
 #include "server/access_control.h"
 #include "server/json_limits.h"
@@ -88,6 +89,7 @@ class FlowService {
   mutable std::mutex mutex_;
   mutable std::set<std::shared_ptr<LiveStream>> running_;  // guarded by mutex_
   std::shared_ptr<const FlowTable> flows_ = std::make_shared<FlowTable>();
+  std::shared_ptr<const FlowLibrary> library_;  // the served flows by name, for `call`; guarded by mutex_
 };
 
 // {"error": message, "field": field} with the given status.

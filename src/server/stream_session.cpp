@@ -42,7 +42,6 @@ class Session {
         if (!settings_.all_events) return writable_;
         break;
       case Event::Type::kChunk:
-        last_chunk_step_ = event.index;
         if (outcome_.chunks++ == 0) {
           outcome_.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
         }
@@ -52,7 +51,7 @@ class Session {
             FlushChunks();
           });
         }
-        AppendSseEvent(event, next_id_++, pending_);
+        AppendSseEvent(event, next_id_++, pending_, settings_.all_events ? ChunkForm::kObject : ChunkForm::kText);
         // A long burst leaves in writes of this size rather than all at once.
         if (pending_.size() >= kMaxPendingBytes) return FlushChunks();
         return writable_;
@@ -79,7 +78,6 @@ class Session {
   }
 
   StreamOutcome& outcome() { return outcome_; }
-  int last_chunk_step() const { return last_chunk_step_; }
   Clock::time_point started() const { return started_; }
 
  private:
@@ -114,7 +112,6 @@ class Session {
   StreamOutcome outcome_;
   std::string pending_;
   uint64_t next_id_ = 1;
-  int last_chunk_step_ = -1;  // the index of the last step that streamed a chunk
   bool writable_ = true;
   bool waiting_for_room_ = false;
   Clock::time_point started_;
@@ -131,8 +128,11 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   session.Start();
   EventSink sink = [&session](const Event& event) { return session.OnEvent(event); };
   FlushHint flush = [&session] { return session.FlushChunks(); };
-  RunResult result = co_await RunFlowAsync(flow, std::move(input), std::move(sink),
-                                           RunEnvironment{run.loop, run.scope, &run.flow, std::move(flush)});
+  // Built outside the co_await expression: GCC 12 may destroy a temporary
+  // there twice (the library's reference would be released twice).
+  RunEnvironment environment{run.loop, run.scope, &run.flow, std::move(flush), nullptr, settings.library};
+  Task<RunResult> run_task = RunFlowAsync(flow, std::move(input), std::move(sink), std::move(environment));
+  RunResult result = co_await run_task;
   StreamOutcome outcome = std::move(session.outcome());
   const bool writable = session.writable() && run.writer.ClientConnected();
   outcome.ok = result.ok && writable;
@@ -143,11 +143,7 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   outcome.counters = result.counters;
   // The reply is what the client was streamed last: the output of the last
   // step that sent chunks (null when no step did).
-  const int last = session.last_chunk_step();
-  if (last >= 0 && static_cast<size_t>(last) < flow.steps.size()) {
-    const std::string key = flow.steps[last].step->StreamedOutputKey();
-    if (!key.empty() && result.state.is_object()) outcome.reply = result.state.value(key, nlohmann::json());
-  }
+  outcome.reply = std::move(result.streamed_output);
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - session.started()).count();
   co_return outcome;
 }

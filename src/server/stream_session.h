@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "flow/flow.h"
+#include "flow/flow_library.h"
 #include "server/http_types.h"
 #include "steps/step.h"
 
@@ -36,6 +37,7 @@ struct StreamOutcome {
 struct StreamSettings {
   bool all_events = false;                     // also step:before / step:after
   std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
+  std::shared_ptr<const FlowLibrary> library;  // the flows `call` steps may run
 };
 
 // Runs `flow` on `input` on `run.loop`, writing events to `run.writer`.

@@ -11,5 +11,7 @@ namespace flowrun {
 StepType AppendMessageStepType();
 StepType AppendReplyStepType();
 StepType LlmStreamStepType();
+// set, if, switch, loop, parallel, map, call, fail (control steps: no factory).
+std::vector<StepType> ControlStepTypes();
 
 }  // namespace flowrun

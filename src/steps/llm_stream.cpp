@@ -1,6 +1,7 @@
-// llm-stream: sends the system prompt plus history to a model, streams each
-// text delta as a chunk, and stores the full text in the state (`reply`),
-// up to max_reply_bytes: past it the step fails and the transfer is aborted.
+// llm-stream: sends the system prompt plus history (or its own `messages`)
+// to a model, streams each text delta as a chunk (unless `stream: false`),
+// and stores the full text in the state (`reply`), up to max_reply_bytes:
+// past it the step fails and the transfer is aborted.
 #include "steps/builtin_steps.h"
 
 #include "llm/provider_factory.h"
@@ -10,12 +11,20 @@ namespace {
 
 class LlmStreamStep : public Step {
  public:
+  // An explicit message: its role and its content's template.
+  struct Message {
+    std::string role;
+    Template content;
+  };
+
   LlmStreamStep(std::shared_ptr<LlmClient> client, ChatRequest request_template,
-                std::optional<Template> system, std::string output, size_t max_reply_bytes,
-                std::string description)
+                std::optional<Template> system, std::optional<std::vector<Message>> messages, bool stream,
+                std::string output, size_t max_reply_bytes, std::string description)
       : client_(std::move(client)),
         request_template_(std::move(request_template)),
         system_(std::move(system)),
+        messages_(std::move(messages)),
+        stream_(stream),
         output_(std::move(output)),
         max_reply_bytes_(max_reply_bytes),
         description_(std::move(description)) {}
@@ -36,7 +45,8 @@ class LlmStreamStep : public Step {
         return false;
       }
       reply.append(text);  // an empty text is the client's flush hint; emit_chunk passes it on
-      return context.emit_chunk(text);
+      // `stream: false`: the text goes to the state only (no chunks, no flushes).
+      return stream_ ? context.emit_chunk(text) : !context.scope->cancelled();
     };
     StreamContext stream{*context.loop, *context.scope, context.flow, &stats, &context.cancel};
     Status streamed = co_await client_->StreamAsync(request, std::move(on_delta), stream);
@@ -44,7 +54,7 @@ class LlmStreamStep : public Step {
   }
 
   std::string Describe() const override { return description_; }
-  std::string StreamedOutputKey() const override { return output_; }
+  std::string StreamedOutputKey() const override { return stream_ ? output_ : ""; }
 
  private:
   Status BuildRequest(StepContext& context, ChatRequest* out) const {
@@ -55,6 +65,15 @@ class LlmStreamStep : public Step {
       Status rendered = system_->Render(context.state, &system_text);
       if (!rendered.ok()) return rendered;
       if (!system_text.empty()) request.messages.push_back({"system", std::move(system_text)});
+    }
+    if (messages_) {
+      for (const Message& message : *messages_) {
+        std::string content;
+        Status rendered = message.content.Render(context.state, &content);
+        if (!rendered.ok()) return rendered;
+        request.messages.push_back({message.role, std::move(content)});
+      }
+      return Status::Ok();
     }
     const nlohmann::json& history = context.state["history"];
     if (history.is_array()) {
@@ -84,6 +103,8 @@ class LlmStreamStep : public Step {
   std::shared_ptr<LlmClient> client_;
   ChatRequest request_template_;
   std::optional<Template> system_;
+  std::optional<std::vector<Message>> messages_;  // nullopt: send the history
+  bool stream_;
   std::string output_;
   size_t max_reply_bytes_;
   std::string description_;
@@ -120,6 +141,14 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   if (auto found = config.templates.find("system"); found != config.templates.end()) {
     system = found->second;
   }
+  std::optional<std::vector<LlmStreamStep::Message>> messages;
+  if (params.contains("messages")) {
+    messages.emplace();
+    const auto& roles = params.at("messages");
+    for (size_t i = 0; i < roles.size(); ++i) {
+      messages->push_back({roles[i].get<std::string>(), config.templates.at("messages[" + std::to_string(i) + "]")});
+    }
+  }
   std::string why;
   ProviderSettings settings = ChooseProvider(config.params, environment.getenv, &why);
   std::shared_ptr<LlmClient> client = environment.make_llm_client(settings);
@@ -131,7 +160,7 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   if (settings.provider == "openai") description += ", model " + request.model;
   description += why;
   return std::make_unique<LlmStreamStep>(std::move(client), std::move(request), std::move(system),
-                                         params.at("output"), params.at("max_reply_bytes").get<size_t>(),
+                                         std::move(messages), params.at("stream").get<bool>(), params.at("output"), params.at("max_reply_bytes").get<size_t>(),
                                          std::move(description));
 }
 
@@ -167,6 +196,10 @@ StepType LlmStreamStepType() {
       {"max_reply_bytes", ParamType::kInteger, false, 4194304,
        "largest reply kept, in bytes; past it the step fails and the model transfer is aborted", {}},
       {"output", ParamType::kString, false, "reply", "state key that receives the full text", {}},
+      {"stream", ParamType::kBoolean, false, true,
+       "false: the text goes to the state only, no chunks reach the client", {}},
+      {"messages", ParamType::kMessages, false, nullptr,
+       "[{role, content}]: sent instead of the history (content is a template; system still comes first)", {}},
   };
   type.factory = MakeLlmStreamStep;
   return type;

@@ -19,8 +19,33 @@ const char* ParamTypeName(ParamType type) {
       return "integer";
     case ParamType::kBoolean:
       return "boolean";
+    case ParamType::kExpression:
+      return "expression";
+    case ParamType::kSteps:
+      return "steps";
+    case ParamType::kStepMap:
+      return "name: steps";
+    case ParamType::kValues:
+      return "name: value";
+    case ParamType::kMessages:
+      return "messages";
   }
   return "value";
+}
+
+const std::vector<ParamSpec>& CommonStepParams() {
+  static const std::vector<ParamSpec> params = {
+      {"id", ParamType::kString, false, nullptr, "the step's name in events and paths (default step<N>)", {}},
+      {"if", ParamType::kExpression, false, nullptr, "skip the step unless this holds", {}},
+      {"timeout_ms", ParamType::kInteger, false, nullptr,
+       "fail the step after this long, stopping its work (an upstream transfer included)", {}},
+      {"retry", ParamType::kValues, false, nullptr,
+       "{max_attempts, backoff_ms}: run the step again after an error, unless it already streamed to the client",
+       {}},
+      {"on_error", ParamType::kString, false, "fail",
+       "fail, continue, or a list of steps to run instead (they see error.message and error.step)", {}},
+  };
+  return params;
 }
 
 StepEnvironment DefaultStepEnvironment() {
@@ -36,7 +61,9 @@ StepEnvironment DefaultStepEnvironment() {
 
 Status StepRegistry::Register(StepType type) {
   if (type.name.empty()) return Status::InvalidArgument("a step type needs a name");
-  if (!type.factory) return Status::InvalidArgument("step type '" + type.name + "' has no factory");
+  if (!type.factory && !type.control) {
+    return Status::InvalidArgument("step type '" + type.name + "' has no factory");
+  }
   if (types_.count(type.name) != 0) {
     return Status::AlreadyExists("step type '" + type.name + "' is already registered");
   }

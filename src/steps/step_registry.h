@@ -20,7 +20,22 @@
 
 namespace flowrun {
 
-enum class ParamType { kString, kTemplate, kNumber, kInteger, kBoolean };
+// kExpression: an expression (`when: category == "billing"`); kSteps: a
+// list of steps; kStepMap: a mapping of names to lists of steps (`cases`,
+// `branches`); kValues: a mapping of names to typed values (`set`, `call`
+// input); kMessages: a list of {role, content} with templated content.
+enum class ParamType {
+  kString,
+  kTemplate,
+  kNumber,
+  kInteger,
+  kBoolean,
+  kExpression,
+  kSteps,
+  kStepMap,
+  kValues,
+  kMessages,
+};
 
 const char* ParamTypeName(ParamType type);
 
@@ -59,8 +74,15 @@ struct StepType {
   std::string name;
   std::string description;
   std::vector<ParamSpec> params;
-  StepFactory factory;
+  StepFactory factory;  // leaf steps only
+  // A control step (set, if, loop, ...): no factory; the flow compiler
+  // builds it into the flow's tree and the runner interprets it.
+  bool control = false;
 };
+
+// The keys every step takes besides its own parameters: id, type, if,
+// timeout_ms, retry, on_error (for `flowrun steps` and the compiler).
+const std::vector<ParamSpec>& CommonStepParams();
 
 class StepRegistry {
  public:
@@ -74,7 +96,8 @@ class StepRegistry {
   std::map<std::string, StepType> types_;
 };
 
-// append-message, llm-stream, append-reply.
+// append-message, llm-stream, append-reply, and the control steps (set,
+// if, switch, loop, parallel, map, call, fail).
 void RegisterBuiltinSteps(StepRegistry& registry);
 
 }  // namespace flowrun

@@ -1,142 +1,135 @@
-// Parsing and rendering of `{{ path }}` templates.
+// Template: compiling (template_parser.cpp), rendering (template_render.cpp),
+// and what a template reads, for the load-time checks.
 #include "templates/template.h"
 
-#include <cctype>
-#include <charconv>
+#include <algorithm>
+
+#include "templates/template_render.h"
+#include "templates/template_tree.h"
 
 namespace flowrun {
 namespace {
 
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-}
+using template_internal::Node;
 
-// Parses "a.b[0].c" starting at `text[0]`; `base` is its offset in the template.
-std::optional<Template::Variable> ParsePath(std::string_view text, size_t base,
-                                            Template::CompileError* error) {
-  Template::Variable variable{{}, std::string(text), base};
-  size_t i = 0;
-  auto fail = [&](const std::string& message) {
-    *error = {message, base + i};
-    return std::nullopt;
-  };
-  while (i < text.size()) {
-    if (!IsNameStart(text[i])) return fail("expected a name in placeholder '" + std::string(text) + "'");
-    size_t start = i;
-    while (i < text.size() && IsNameChar(text[i])) ++i;
-    variable.path.emplace_back(std::string(text.substr(start, i - start)));
-    while (i < text.size() && text[i] == '[') {
-      size_t close = text.find(']', i);
-      std::string_view digits = text.substr(i + 1, close == text.npos ? 0 : close - i - 1);
-      if (close == text.npos || digits.empty() ||
-          digits.find_first_not_of("0123456789") != digits.npos) {
-        return fail("expected an index like [0] in placeholder '" + std::string(text) + "'");
+// Calls visit(expression, names bound where it is) for every expression, in text order.
+template <typename Visit>
+void ForEachExpression(const std::vector<Node>& body, std::vector<std::string>& bound, const Visit& visit) {
+  for (const Node& node : body) {
+    switch (node.kind) {
+      case Node::Kind::kText:
+        break;
+      case Node::Kind::kOutput:
+        visit(*node.value, bound);
+        break;
+      case Node::Kind::kSet:
+        visit(*node.value, bound);
+        bound.push_back(node.text);  // as Jinja: visible after it, also after an enclosing if
+        break;
+      case Node::Kind::kIf:
+        for (const auto& branch : node.branches) {
+          if (branch.condition) visit(*branch.condition, bound);
+          ForEachExpression(branch.body, bound, visit);
+        }
+        break;
+      case Node::Kind::kFor: {
+        visit(*node.value, bound);
+        std::vector<std::string> inner = bound;
+        inner.push_back(node.text);
+        inner.push_back("loop");
+        ForEachExpression(node.body, inner, visit);
+        std::vector<std::string> otherwise = bound;
+        ForEachExpression(node.else_body, otherwise, visit);
+        break;
       }
-      size_t index = 0;
-      auto [end, error_code] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-      if (error_code != std::errc() || end != digits.data() + digits.size()) {
-        return fail("index [" + std::string(digits) + "] is too large in placeholder '" + std::string(text) + "'");
-      }
-      variable.path.emplace_back(index);
-      i = close + 1;
-    }
-    if (i == text.size()) break;
-    if (text[i] != '.') return fail("unexpected '" + std::string(1, text[i]) + "' in placeholder '" + std::string(text) + "'");
-    ++i;
-    if (i == text.size()) return fail("placeholder '" + std::string(text) + "' ends with '.'");
-  }
-  return variable;
-}
-
-std::string PathText(const std::vector<Template::PathElement>& path, size_t count) {
-  std::string text;
-  for (size_t i = 0; i < count && i < path.size(); ++i) {
-    if (const auto* key = std::get_if<std::string>(&path[i])) {
-      if (!text.empty()) text += '.';
-      text += *key;
-    } else {
-      text += "[" + std::to_string(std::get<size_t>(path[i])) + "]";
     }
   }
-  return text;
 }
 
 }  // namespace
 
 std::optional<Template> Template::Compile(std::string_view text, CompileError* error) {
+  auto body = std::make_shared<std::vector<Node>>();
+  template_internal::ParseError parse_error;
+  if (!template_internal::ParseTemplate(text, body.get(), &parse_error)) {
+    *error = {parse_error.message, parse_error.offset};
+    return std::nullopt;
+  }
   Template result;
-  size_t position = 0;
-  while (position < text.size()) {
-    size_t open = text.find("{{", position);
-    if (open == text.npos) {
-      result.parts_.push_back({std::string(text.substr(position)), std::nullopt});
-      break;
+  result.plain_ = body->empty() || (body->size() == 1 && body->front().kind == Node::Kind::kText &&
+                                    body->front().text == text);
+  result.body_ = std::move(body);
+  for (const auto& read : result.Reads()) {
+    Variable variable{{read.root}, read.text, read.where.offset};
+    for (const auto& element : read.path) {
+      if (element.is_string()) {
+        variable.path.emplace_back(element.get<std::string>());
+      } else if (element.is_number_integer() && element.get<int64_t>() >= 0) {
+        variable.path.emplace_back(element.get<size_t>());
+      } else {
+        break;
+      }
     }
-    if (open > position) result.parts_.push_back({std::string(text.substr(position, open - position)), std::nullopt});
-    size_t close = text.find("}}", open + 2);
-    if (close == text.npos) {
-      *error = {"unclosed '{{' (expected '}}')", open};
-      return std::nullopt;
-    }
-    std::string_view inner = text.substr(open + 2, close - open - 2);
-    size_t first = inner.find_first_not_of(" \t");
-    size_t last = inner.find_last_not_of(" \t");
-    std::string_view trimmed = first == inner.npos ? std::string_view() : inner.substr(first, last - first + 1);
-    if (trimmed.empty()) {
-      *error = {"empty placeholder '{{ }}'", open};
-      return std::nullopt;
-    }
-    auto variable = ParsePath(trimmed, open + 2 + first, error);
-    if (!variable) return std::nullopt;
-    result.parts_.push_back({"", std::move(variable)});
-    position = close + 2;
+    result.variables_.push_back(std::move(variable));
   }
   return result;
 }
 
+const std::vector<Node>& Template::body() const {
+  static const std::vector<Node> kEmpty;
+  return body_ ? *body_ : kEmpty;
+}
+
 Status Template::Render(const nlohmann::json& state, std::string* out) const {
-  out->clear();
-  for (const auto& part : parts_) {
-    if (!part.variable) {
-      *out += part.literal;
-      continue;
+  return Render(expr::JsonVariables(state), out);
+}
+
+Status Template::Render(const expr::Variables& variables, std::string* out, const expr::EvalLimits& limits) const {
+  return template_internal::RenderTemplate(body(), variables, limits, out);
+}
+
+const expr::Expression* Template::SingleExpression() const {
+  if (body().size() != 1 || body().front().kind != Node::Kind::kOutput) return nullptr;
+  return &body().front().value->expression;
+}
+
+std::vector<expr::VariableRead> Template::Reads() const {
+  std::vector<expr::VariableRead> reads;
+  std::vector<std::string> bound;
+  ForEachExpression(body(), bound, [&](const template_internal::PlacedExpression& placed,
+                                       const std::vector<std::string>& names) {
+    for (auto& read : placed.expression.Reads()) {
+      if (std::find(names.begin(), names.end(), read.root) != names.end()) continue;
+      read.where.offset += placed.offset;
+      reads.push_back(std::move(read));
     }
-    const nlohmann::json* value = &state;
-    const auto& path = part.variable->path;
-    for (size_t i = 0; i < path.size(); ++i) {
-      const nlohmann::json* next = nullptr;
-      if (const auto* key = std::get_if<std::string>(&path[i])) {
-        if (value->is_object()) {
-          auto found = value->find(*key);
-          if (found != value->end()) next = &*found;
-        }
-      } else if (value->is_array() && std::get<size_t>(path[i]) < value->size()) {
-        next = &(*value)[std::get<size_t>(path[i])];
-      }
-      if (next == nullptr) {
-        return Status::NotFound("template variable '" + part.variable->text + "' is undefined ('" +
-                                PathText(path, i + 1) + "' is missing)");
-      }
-      value = next;
+  });
+  return reads;
+}
+
+std::vector<expr::ExprError> Template::Check(const expr::CheckScope& scope) const {
+  std::vector<expr::ExprError> problems;
+  std::vector<std::string> bound;
+  ForEachExpression(body(), bound, [&](const template_internal::PlacedExpression& placed,
+                                       const std::vector<std::string>& names) {
+    expr::CheckScope here = scope;
+    here.roots.insert(here.roots.end(), names.begin(), names.end());
+    for (auto& problem : placed.expression.Check(here)) {
+      problem.where.offset += placed.offset;
+      problems.push_back(std::move(problem));
     }
-    if (value->is_string()) {
-      *out += value->get_ref<const std::string&>();
-    } else if (!value->is_null()) {
-      *out += value->dump();
-    }
-  }
-  return Status::Ok();
+  });
+  std::stable_sort(problems.begin(), problems.end(),
+                   [](const expr::ExprError& a, const expr::ExprError& b) { return a.where.offset < b.where.offset; });
+  return problems;
 }
 
 std::vector<const Template::Variable*> Template::Variables() const {
   std::vector<const Variable*> variables;
-  for (const auto& part : parts_) {
-    if (part.variable) variables.push_back(&*part.variable);
-  }
+  for (const auto& variable : variables_) variables.push_back(&variable);
   return variables;
 }
 
-bool Template::IsPlainText() const { return Variables().empty(); }
+bool Template::IsPlainText() const { return plain_; }
 
 }  // namespace flowrun

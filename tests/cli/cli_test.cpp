@@ -56,7 +56,7 @@ TEST(Cli, RunEventsPrintsOneJsonObjectPerLine) {
     if (events.back()["event"] == "chunk") text += events.back()["text"].get<std::string>();
   }
   ASSERT_GE(events.size(), 8u);
-  EXPECT_EQ(events.front(), nlohmann::json::parse(R"({"event":"step:before","step":"user","type":"append-message","index":0})"));
+  EXPECT_EQ(events.front(), nlohmann::json::parse(R"({"event":"step:before","step":"user","path":"user","type":"append-message","index":0})"));
   EXPECT_EQ(events.back(), nlohmann::json::parse(R"({"event":"done","ok":true})"));
   EXPECT_EQ(text, kMockReplyToHi);
 }
@@ -115,6 +115,13 @@ TEST(Cli, StepsListsTypesWithParameters) {
   EXPECT_NE(result.out.find("llm-stream: "), std::string::npos);
   EXPECT_NE(result.out.find("  model (string, default \"gpt-4o-mini\")"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("  content (template, required)"), std::string::npos) << result.out;
+  // Control steps are listed with their parameters, and the keys every step takes once.
+  EXPECT_NE(result.out.find("loop (control): "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  max_iterations (integer, required): the bound (required)"), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("  branches (name: steps, required)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("every step also takes:\n  id (string)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("  on_error (string, default \"fail\")"), std::string::npos) << result.out;
 }
 
 TEST(Cli, CustomStepTypeBuiltOutsideTheCore) {

@@ -127,7 +127,12 @@ class ThrowingStep : public Step {
 
 TEST(Runner, AStepThatThrowsStillEndsWithErrorThenDone) {
   Flow flow;
-  flow.steps.push_back({"bad", "throwing", std::make_unique<ThrowingStep>()});
+  FlowStep bad;
+  bad.id = "bad";
+  bad.type = "throwing";
+  bad.path = "bad";
+  bad.step = std::make_unique<ThrowingStep>();
+  flow.steps.push_back(std::move(bad));
   std::vector<std::string> trace;
   Cancellation cancel;
   RunResult result = RunFlow(flow, nlohmann::json::object(), [&](const Event& event) {

@@ -79,10 +79,13 @@ TEST(FlowService, StepEventsOnlyWhenAskedAndErrorsAsEvents) {
   auto events = testing::ParseSse(writer.text);
   ASSERT_EQ(events.size(), 8u);
   EXPECT_EQ(events[0]["event"], "step:before");
-  EXPECT_EQ(nlohmann::json::parse(events[0]["data"]), nlohmann::json::parse(R"({"step":"user","type":"append-message","index":0})"));
+  EXPECT_EQ(nlohmann::json::parse(events[0]["data"]), nlohmann::json::parse(R"({"step":"user","path":"user","type":"append-message","index":0})"));
+  EXPECT_EQ(events[3]["event"], "chunk");
+  EXPECT_EQ(nlohmann::json::parse(events[3]["data"]), nlohmann::json::parse(R"({"step":"reply","path":"reply","text":"Hel"})"))
+      << "with events=all a chunk says which step it comes from";
   EXPECT_EQ(events[6]["event"], "error");
   EXPECT_EQ(nlohmann::json::parse(events[6]["data"]),
-            nlohmann::json::parse(R"({"error":"upstream returned HTTP 401: bad key","step":"reply"})"));
+            nlohmann::json::parse(R"({"error":"upstream returned HTTP 401: bad key","step":"reply","path":"reply"})"));
   EXPECT_EQ(events[7]["event"], "done");
   EXPECT_EQ(events[7]["data"], "[DONE]");
   EXPECT_EQ(events[7]["id"], "8");

@@ -248,7 +248,7 @@ TEST(ServeLimits, ShutdownEndsStreamsLeftAfterTheDrainTimeout) {
   ASSERT_EQ(events.size(), 2u) << response.body;
   EXPECT_EQ(events[0]["event"], "error");
   EXPECT_EQ(nlohmann::json::parse(events[0]["data"]),
-            nlohmann::json::parse(R"({"error":"the server is shutting down","step":"reply"})"));
+            nlohmann::json::parse(R"({"error":"the server is shutting down","step":"reply","path":"reply"})"));
   EXPECT_EQ(events[1]["event"], "done");
   EXPECT_LT(stop_ms, 2500);  // 0.3 s drain, not the 3 s token
 }

@@ -210,7 +210,7 @@ TEST(ServeOpenAiLoopTest, ShutdownEndsUpstreamStreamsLeftAfterTheDrainTimeout) {
   EXPECT_EQ(events[0]["event"], "chunk");
   EXPECT_EQ(events[1]["event"], "error");
   EXPECT_EQ(nlohmann::json::parse(events[1]["data"]),
-            nlohmann::json::parse(R"({"error":"the server is shutting down","step":"reply"})"));
+            nlohmann::json::parse(R"({"error":"the server is shutting down","step":"reply","path":"reply"})"));
   EXPECT_EQ(events[2]["event"], "done");
   EXPECT_LT(stop_ms, 2500);  // the 0.3 s drain, then the loop's next tick
   for (int i = 0; i < 100 && !upstream.client_gone_at(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

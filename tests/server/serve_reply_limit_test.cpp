@@ -78,7 +78,7 @@ TEST(ServeReplyLimit, EndlessFastUpstreamIsCutAtTheDefaultCap) {
   ASSERT_EQ(events.size(), chunks + 2);
   EXPECT_EQ(events[chunks]["event"], "error");
   EXPECT_EQ(nlohmann::json::parse(events[chunks]["data"]),
-            nlohmann::json::parse(R"j({"error":"the reply is over max_reply_bytes (4194304 bytes)","step":"reply"})j"));
+            nlohmann::json::parse(R"j({"error":"the reply is over max_reply_bytes (4194304 bytes)","step":"reply","path":"reply"})j"));
   EXPECT_EQ(events.back()["event"], "done");
   EXPECT_EQ(events.back()["data"], "[DONE]");
   std::cout << "upstream sent " << upstream.bytes_sent() << " bytes; server RSS grew " << rss_growth_kib << " KiB\n";

@@ -39,24 +39,50 @@ TEST(SseTest, FramesEachEventKind) {
   Event error;
   error.type = Event::Type::kError;
   error.step = "reply";
+  error.path = "reply";
   error.text = "upstream error: \"busy\"";
   EXPECT_EQ(FormatSseEvent(error, 3),
-            "event: error\nid: 3\ndata: {\"error\":\"upstream error: \\\"busy\\\"\",\"step\":\"reply\"}\n\n");
+            "event: error\nid: 3\ndata: {\"error\":\"upstream error: \\\"busy\\\"\",\"path\":\"reply\",\"step\":\"reply\"}\n\n");
 
   Event before;
   before.type = Event::Type::kStepBefore;
   before.step = "reply";
   before.step_type = "llm-stream";
+  before.path = "reply";
   before.index = 1;
   EXPECT_EQ(FormatSseEvent(before, 4),
-            "event: step:before\nid: 4\ndata: {\"index\":1,\"step\":\"reply\",\"type\":\"llm-stream\"}\n\n");
+            "event: step:before\nid: 4\ndata: {\"index\":1,\"path\":\"reply\",\"step\":\"reply\",\"type\":\"llm-stream\"}\n\n");
 
   Event after = before;
   after.type = Event::Type::kStepAfter;
   after.duration_ms = 12.5;
   EXPECT_EQ(FormatSseEvent(after, 5),
             "event: step:after\nid: 5\ndata: "
-            "{\"duration_ms\":12.5,\"index\":1,\"step\":\"reply\",\"type\":\"llm-stream\"}\n\n");
+            "{\"duration_ms\":12.5,\"index\":1,\"path\":\"reply\",\"step\":\"reply\",\"type\":\"llm-stream\"}\n\n");
+
+  // A nested control step: its path, iteration, and what it did.
+  Event loop_after;
+  loop_after.type = Event::Type::kStepAfter;
+  loop_after.step = "revise";
+  loop_after.step_type = "loop";
+  loop_after.path = "draft/branches.a/revise";
+  loop_after.index = 0;
+  loop_after.iteration = 2;
+  loop_after.iterations = 3;
+  loop_after.limit_reached = true;
+  loop_after.duration_ms = 4;
+  EXPECT_EQ(FormatSseEvent(loop_after, 7),
+            "event: step:after\nid: 7\ndata: {\"duration_ms\":4.0,\"index\":0,\"iteration\":2,\"iterations\":3,"
+            "\"limit_reached\":true,\"path\":\"draft/branches.a/revise\",\"step\":\"revise\",\"type\":\"loop\"}\n\n");
+
+  // With ?events=all a chunk is an object with its step and path.
+  Event chunk = Chunk("Hel");
+  chunk.step = "draft";
+  chunk.path = "each/steps/draft";
+  chunk.iteration = 3;
+  EXPECT_EQ(FormatSseEvent(chunk, 8, ChunkForm::kObject),
+            "event: chunk\nid: 8\ndata: {\"iteration\":3,\"path\":\"each/steps/draft\",\"step\":\"draft\",\"text\":\"Hel\"}\n\n");
+  EXPECT_EQ(FormatSseEvent(chunk, 8), "event: chunk\nid: 8\ndata: \"Hel\"\n\n") << "the default stream keeps its form";
 
   Event done;
   done.type = Event::Type::kDone;
@@ -87,6 +113,15 @@ TEST(SseTest, ChunksMatchNlohmannFraming) {
 }
 
 TEST(SseTest, AppendBatchesEventsIntoOneBuffer) {
+  // With ?events=all a chunk is an object with its step and path.
+  Event chunk = Chunk("Hel");
+  chunk.step = "draft";
+  chunk.path = "each/steps/draft";
+  chunk.iteration = 3;
+  EXPECT_EQ(FormatSseEvent(chunk, 8, ChunkForm::kObject),
+            "event: chunk\nid: 8\ndata: {\"iteration\":3,\"path\":\"each/steps/draft\",\"step\":\"draft\",\"text\":\"Hel\"}\n\n");
+  EXPECT_EQ(FormatSseEvent(chunk, 8), "event: chunk\nid: 8\ndata: \"Hel\"\n\n") << "the default stream keeps its form";
+
   Event done;
   done.type = Event::Type::kDone;
   const std::vector<Event> events = {Chunk("a"), Chunk("b\n"), Chunk("c \xFF"), done};
