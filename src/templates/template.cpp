@@ -56,8 +56,8 @@ std::optional<Template> Template::Compile(std::string_view text, CompileError* e
     return std::nullopt;
   }
   Template result;
-  result.plain_ = body->empty() || (body->size() == 1 && body->front().kind == Node::Kind::kText &&
-                                    body->front().text == text);
+  result.plain_ = (body->empty() && text.empty()) ||
+                  (body->size() == 1 && body->front().kind == Node::Kind::kText && body->front().text == text);
   result.body_ = std::move(body);
   for (const auto& read : result.Reads()) {
     Variable variable{{read.root}, read.text, read.where.offset};

@@ -313,16 +313,18 @@ class Parser {
     body->push_back(std::move(node));
   }
 
-  // The name at the start of `rest` (a loop variable, a set target).
-  std::string ReadName(const Tag& tag, const char* what, size_t* length) {
+  // The name at the start of the tag's rest (a loop variable, a set
+  // target); *rest is what follows it, trimmed, starting at *offset.
+  std::string ReadName(const Tag& tag, const char* what, std::string_view* rest, size_t* offset) {
     size_t i = 0;
     while (i < tag.rest.size() && (std::isalnum(static_cast<unsigned char>(tag.rest[i])) || tag.rest[i] == '_')) ++i;
     if (i == 0 || std::isdigit(static_cast<unsigned char>(tag.rest[0]))) {
       Fail("expected " + std::string(what) + " after '" + tag.name + "'", tag.rest_offset);
     }
-    *length = i;
     std::string name(tag.rest.substr(0, i));
     if (name == "loop") Fail("'loop' is set by for loops; choose another name", tag.rest_offset);
+    *offset = tag.rest_offset + i;
+    *rest = Trim(tag.rest.substr(i), offset);
     return name;
   }
 
@@ -330,10 +332,9 @@ class Parser {
     Open(tag);
     Node node;
     node.kind = Node::Kind::kFor;
-    size_t length = 0;
-    node.text = ReadName(tag, "a loop variable", &length);
-    size_t offset = tag.rest_offset + length;
-    std::string_view rest = Trim(tag.rest.substr(length), &offset);
+    std::string_view rest;
+    size_t offset = 0;
+    node.text = ReadName(tag, "a loop variable", &rest, &offset);
     if (!rest.empty() && rest[0] == ',') {
       Fail("a for loop takes one variable (unpacking 'a, b' is not supported)", offset);
     }
@@ -353,10 +354,9 @@ class Parser {
   void ParseSet(const Tag& tag, std::vector<Node>* body) {
     Node node;
     node.kind = Node::Kind::kSet;
-    size_t length = 0;
-    node.text = ReadName(tag, "a name", &length);
-    size_t offset = tag.rest_offset + length;
-    std::string_view rest = Trim(tag.rest.substr(length), &offset);
+    std::string_view rest;
+    size_t offset = 0;
+    node.text = ReadName(tag, "a name", &rest, &offset);
     if (rest.empty() || rest[0] != '=') Fail("expected '=' after 'set " + node.text + "'", offset);
     ++offset;
     rest = Trim(rest.substr(1), &offset);

@@ -153,6 +153,7 @@ TEST(Template, PlainText) {
   EXPECT_TRUE(Template::Compile("", &error)->IsPlainText());
   EXPECT_FALSE(Template::Compile("a {{ b }}", &error)->IsPlainText());
   EXPECT_FALSE(Template::Compile("a {# b #}", &error)->IsPlainText());
+  EXPECT_FALSE(Template::Compile("{# only a comment #}", &error)->IsPlainText());  // found by the fuzzer
   EXPECT_FALSE(Template::Compile("{% raw %}a{% endraw %}", &error)->IsPlainText());
 }
 
@@ -261,6 +262,40 @@ TEST(Template, ListsVariablesWithOffsets) {
   EXPECT_EQ(variables[1]->offset, 20u);
   EXPECT_EQ(variables[2]->path, (std::vector<Template::PathElement>{"history", size_t{1}, "content"}));
   EXPECT_EQ(variables[3]->path, (std::vector<Template::PathElement>{"history"}));
+}
+
+}  // namespace
+}  // namespace flowrun
+
+namespace flowrun {
+namespace {
+
+// The example in README's "Templates" paragraph, as written there.
+TEST(Template, TheReadmeExampleRenders) {
+  const std::string text =
+      "{# a comment #}\n"
+      "You are helping {{ input.name | default(\"a customer\") | trim }}.\n"
+      "{% if category == \"billing\" %}Mention the billing portal.{% elif category %}Topic: {{ category }}."
+      "{% else %}Ask what it is about.{% endif %}\n"
+      "{% for m in history[-6:] -%}\n"
+      "  {{ loop.index }}. {{ m.role }}: {{ m.content }}\n"
+      "{% else %}(no history yet)\n"
+      "{% endfor %}\n"
+      "{% set total = items | length %}{{ total }} item{{ \"\" if total == 1 else \"s\" }}\n"
+      "{% raw %}{{ literal braces }}{% endraw %}\n";
+  nlohmann::json state = {{"input", {{"name", " Ada "}}},
+                          {"category", "billing"},
+                          {"history", {{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "yo"}}}},
+                          {"items", {1}}};
+  EXPECT_EQ(Render(text, state),
+            "\nYou are helping Ada.\nMention the billing portal.\n1. user: hi\n2. assistant: yo\n\n1 item\n"
+            "{{ literal braces }}\n");
+  state["history"] = nlohmann::json::array();
+  state["items"] = {1, 2};
+  state["category"] = "";
+  state["input"] = nlohmann::json::object();
+  EXPECT_EQ(Render(text, state),
+            "\nYou are helping a customer.\nAsk what it is about.\n(no history yet)\n\n2 items\n{{ literal braces }}\n");
 }
 
 }  // namespace
