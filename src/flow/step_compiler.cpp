@@ -1,4 +1,5 @@
 // The `steps:` list: step types, parameters, templates, ids.
+#include <optional>
 #include <set>
 
 #include "flow/compile_context.h"
@@ -17,6 +18,8 @@ bool ParamTypeMatches(ParamType type, const ConfigNode& node) {
       return node.IsScalar() && node.scalar.is_number_integer();
     case ParamType::kBoolean:
       return node.IsScalar() && node.scalar.is_boolean();
+    case ParamType::kTemplateList:
+      return node.IsSequence();
   }
   return false;
 }
@@ -126,9 +129,12 @@ class StepCompiler {
                                           ParamTypeName(param.type) + ", got " + node->TypeName());
         continue;
       }
-      config.params[param.name] = node->scalar;
+      config.params[param.name] = node->ToJson();
       if (!param.allowed.empty()) CheckAllowed(param, *node);
-      if (param.type == ParamType::kTemplate) CompileTemplate(param.name, *node, config);
+      if (param.type == ParamType::kTemplate) {
+        if (auto compiled = CompileTemplate(param.name, *node)) config.templates.emplace(param.name, std::move(*compiled));
+      }
+      if (param.type == ParamType::kTemplateList) CompileTemplateList(param.name, *node, config);
     }
     return context_.diagnostics.size() == errors_before;
   }
@@ -142,16 +148,34 @@ class StepCompiler {
     context_.ErrorAt(node.where, "'" + param.name + "' must be one of " + list + ", got '" + value + "'" + hint);
   }
 
-  void CompileTemplate(const std::string& name, const ConfigNode& node, StepConfig& config) {
+  std::optional<Template> CompileTemplate(const std::string& name, const ConfigNode& node) {
     const std::string text = node.scalar.get<std::string>();
     Template::CompileError error;
     auto compiled = Template::Compile(text, &error);
     if (!compiled) {
       context_.ErrorAt(OffsetLocation(node, text, error.offset, 1), "in '" + name + "': " + error.message);
-      return;
+      return std::nullopt;
     }
     for (const Template::Variable* variable : compiled->Variables()) CheckVariable(node, text, *variable);
-    config.templates.emplace(name, std::move(*compiled));
+    return compiled;
+  }
+
+  void CompileTemplateList(const std::string& name, const ConfigNode& list, StepConfig& config) {
+    if (list.items.empty()) {
+      context_.ErrorAt(list.where, "'" + name + "' is empty; give at least one template");
+      return;
+    }
+    std::vector<Template> templates;
+    for (size_t i = 0; i < list.items.size(); ++i) {
+      const ConfigNode& item = list.items[i];
+      if (!item.IsString()) {
+        context_.ErrorAt(item.where, "'" + name + "' item " + std::to_string(i + 1) + " must be a string, got " +
+                                         item.TypeName());
+        continue;
+      }
+      if (auto compiled = CompileTemplate(name, item)) templates.push_back(std::move(*compiled));
+    }
+    config.template_lists.emplace(name, std::move(templates));
   }
 
   void CheckVariable(const ConfigNode& node, const std::string& text, const Template::Variable& variable) {

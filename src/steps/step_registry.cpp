@@ -19,6 +19,8 @@ const char* ParamTypeName(ParamType type) {
       return "integer";
     case ParamType::kBoolean:
       return "boolean";
+    case ParamType::kTemplateList:
+      return "list of templates";
   }
   return "value";
 }

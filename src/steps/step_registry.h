@@ -20,7 +20,8 @@
 
 namespace flowrun {
 
-enum class ParamType { kString, kTemplate, kNumber, kInteger, kBoolean };
+// kTemplateList: a non-empty list of templates (llm-stream's mock_replies).
+enum class ParamType { kString, kTemplate, kNumber, kInteger, kBoolean, kTemplateList };
 
 const char* ParamTypeName(ParamType type);
 
@@ -34,12 +35,14 @@ struct ParamSpec {
 };
 
 // A step's configuration after validation: every declared parameter that was
-// given or has a default is in `params`; template parameters are compiled.
+// given or has a default is in `params`; template parameters are compiled
+// (a list of templates into `template_lists`, in order).
 struct StepConfig {
   std::string id;
   std::string type;
   nlohmann::json params = nlohmann::json::object();
   std::map<std::string, Template> templates;
+  std::map<std::string, std::vector<Template>> template_lists;
 };
 
 // What factories may use from the outside world. Tests replace both.
