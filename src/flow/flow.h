@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "flow/flow_graph.h"
 #include "flow/input_schema.h"
 #include "steps/step.h"
 
@@ -26,6 +27,7 @@ struct Flow {
   std::string description;
   InputSchema input;
   std::vector<FlowStep> steps;
+  std::shared_ptr<const FlowGraph> graph;  // its picture (flowrun graph, the playground); never null once loaded
 };
 
 }  // namespace flowrun
