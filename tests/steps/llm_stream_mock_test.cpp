@@ -13,7 +13,7 @@
 namespace flowrun {
 namespace {
 
-std::string Flow(const std::string& llm_params) {
+std::string FlowText(const std::string& llm_params) {
   return "version: 1\nname: chat\ninput:\n  message: string\nsteps:\n"
          "  - type: append-message\n    content: \"{{ input.message }}\"\n"
          "  - id: reply\n    type: llm-stream\n" +
@@ -26,13 +26,13 @@ LoadResult Load(const std::string& source, std::shared_ptr<LlmClient> client = M
 
 std::string Errors(const std::string& source) { return Load(source).diagnostics.ToString(); }
 
-struct Run {
+struct RunOutput {
   RunResult result;
   std::vector<std::string> chunks;
 };
 
-Run RunOnce(const Flow& flow, const std::string& message) {
-  Run run;
+RunOutput RunOnce(const Flow& flow, const std::string& message) {
+  RunOutput run;
   Cancellation cancel;
   run.result = RunFlow(flow, {{"message", message}}, [&](const Event& event) {
     if (event.type == Event::Type::kChunk) run.chunks.push_back(event.text);
@@ -65,9 +65,9 @@ std::string CallStep(const Step& step, nlohmann::json& state, RunCounters& count
 }
 
 TEST(LlmStreamMock, MockReplyIsATemplateStreamedWordByWord) {
-  auto loaded = Load(Flow("    mock_reply: \"Category: {{ input.message }}, confirmed.\"\n"));
+  auto loaded = Load(FlowText("    mock_reply: \"Category: {{ input.message }}, confirmed.\"\n"));
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
-  Run run = RunOnce(*loaded.flow, "billing");
+  RunOutput run = RunOnce(*loaded.flow, "billing");
   ASSERT_TRUE(run.result.ok) << run.result.error;
   EXPECT_EQ(run.chunks, (std::vector<std::string>{"Category:", " billing,", " confirmed."}));
   EXPECT_EQ(run.result.state["reply"], "Category: billing, confirmed.");
@@ -76,7 +76,7 @@ TEST(LlmStreamMock, MockReplyIsATemplateStreamedWordByWord) {
 }
 
 TEST(LlmStreamMock, MockRepliesGoInOrderOnePerCallAndTheLastRepeats) {
-  auto loaded = Load(Flow("    mock_replies: [\"draft one\", \"draft two for {{ input.message }}\", \"final\"]\n"));
+  auto loaded = Load(FlowText("    mock_replies: [\"draft one\", \"draft two for {{ input.message }}\", \"final\"]\n"));
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
   const Step& step = *loaded.flow->steps[1].step;
   nlohmann::json state = {{"input", {{"message", "Ada"}}}, {"history", nlohmann::json::array()}};
@@ -94,19 +94,19 @@ TEST(LlmStreamMock, MockRepliesGoInOrderOnePerCallAndTheLastRepeats) {
 }
 
 TEST(LlmStreamMock, EachRunOfAFlowStartsAtTheFirstReply) {
-  auto loaded = Load(Flow("    mock_replies: [\"first answer\", \"second answer\"]\n"));
+  auto loaded = Load(FlowText("    mock_replies: [\"first answer\", \"second answer\"]\n"));
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
   for (int i = 0; i < 3; ++i) {
-    Run run = RunOnce(*loaded.flow, "hi");
+    RunOutput run = RunOnce(*loaded.flow, "hi");
     ASSERT_TRUE(run.result.ok) << run.result.error;
     EXPECT_EQ(run.result.state["reply"], "first answer") << "run " << i + 1;
   }
 }
 
 TEST(LlmStreamMock, WithoutAScriptTheMockEchoesAsBefore) {
-  auto loaded = Load(Flow("    provider: mock\n"));
+  auto loaded = Load(FlowText("    provider: mock\n"));
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
-  Run run = RunOnce(*loaded.flow, "hello");
+  RunOutput run = RunOnce(*loaded.flow, "hello");
   EXPECT_EQ(run.result.state["reply"],
             "You said: \"hello\". This is flowrun's mock model; set OPENAI_API_KEY or OPENAI_BASE_URL to use a real "
             "one.");
@@ -114,11 +114,11 @@ TEST(LlmStreamMock, WithoutAScriptTheMockEchoesAsBefore) {
 
 TEST(LlmStreamMock, ARealProviderIgnoresTheScript) {
   auto client = std::make_shared<testing::FakeLlmClient>();
-  auto loaded = Load(Flow("    provider: openai\n    base_url: http://127.0.0.1:1/v1\n"
+  auto loaded = Load(FlowText("    provider: openai\n    base_url: http://127.0.0.1:1/v1\n"
                           "    mock_reply: \"scripted {{ input.message }}\"\n"),
                      client);
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
-  Run run = RunOnce(*loaded.flow, "hi");
+  RunOutput run = RunOnce(*loaded.flow, "hi");
   ASSERT_TRUE(run.result.ok) << run.result.error;
   EXPECT_EQ(run.result.state["reply"], "Hello!");
   ASSERT_EQ(client->requests().size(), 1u);
@@ -126,16 +126,16 @@ TEST(LlmStreamMock, ARealProviderIgnoresTheScript) {
 }
 
 TEST(LlmStreamMock, AReplyThatCannotRenderFailsTheStepNamingIt) {
-  auto loaded = Load(Flow("    output: answer\n    mock_reply: \"{{ answer.text }}\"\n"));
+  auto loaded = Load(FlowText("    output: answer\n    mock_reply: \"{{ answer.text }}\"\n"));
   ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
-  Run run = RunOnce(*loaded.flow, "hi");
+  RunOutput run = RunOnce(*loaded.flow, "hi");
   EXPECT_FALSE(run.result.ok);
   EXPECT_EQ(run.result.error_step, "reply");
   EXPECT_EQ(run.result.error,
             "in the mock reply: template variable 'answer.text' is undefined ('answer' is missing)");
 
   const std::string flow =
-      testing::WriteTempFile("unrenderable.yaml", Flow("    output: answer\n    mock_reply: \"{{ answer.text }}\"\n"));
+      testing::WriteTempFile("unrenderable.yaml", FlowText("    output: answer\n    mock_reply: \"{{ answer.text }}\"\n"));
   const auto result = testing::RunProcess({FLOWRUN_BINARY, "run", flow, "--input", "message=hi"},
                                           {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}});
   EXPECT_EQ(result.exit_code, 1);
@@ -145,23 +145,23 @@ TEST(LlmStreamMock, AReplyThatCannotRenderFailsTheStepNamingIt) {
 }
 
 TEST(LlmStreamMock, ScriptErrorsAreReportedAtTheirPlace) {
-  EXPECT_EQ(Errors(Flow("    mock_reply: a\n    mock_replies: [b]\n")),
+  EXPECT_EQ(Errors(FlowText("    mock_reply: a\n    mock_replies: [b]\n")),
             "chat.yaml:9:11: error: step 'reply' has both mock_reply and mock_replies; give one of them\n"
             "        type: llm-stream\n"
             "              ^~~~~~~~~~\n");
-  EXPECT_EQ(Errors(Flow("    mock_replies: []\n")),
+  EXPECT_EQ(Errors(FlowText("    mock_replies: []\n")),
             "chat.yaml:10:19: error: 'mock_replies' is empty; give at least one template\n"
             "        mock_replies: []\n"
             "                      ^\n");
-  EXPECT_EQ(Errors(Flow("    mock_replies: one\n")),
+  EXPECT_EQ(Errors(FlowText("    mock_replies: one\n")),
             "chat.yaml:10:19: error: 'mock_replies' must be a list of templates, got a string\n"
             "        mock_replies: one\n"
             "                      ^~~\n");
-  EXPECT_EQ(Errors(Flow("    mock_replies: [ok, {a: 1}]\n")),
+  EXPECT_EQ(Errors(FlowText("    mock_replies: [ok, {a: 1}]\n")),
             "chat.yaml:10:24: error: 'mock_replies' item 2 must be a string, got a mapping\n"
             "        mock_replies: [ok, {a: 1}]\n"
             "                           ^\n");
-  EXPECT_EQ(Errors(Flow("    mock_replies: [\"ok\", \"{{ inptu.message }}\"]\n")),
+  EXPECT_EQ(Errors(FlowText("    mock_replies: [\"ok\", \"{{ inptu.message }}\"]\n")),
             "chat.yaml:10:30: error: unknown variable 'inptu'; did you mean 'input'?\n"
             "        mock_replies: [\"ok\", \"{{ inptu.message }}\"]\n"
             "                                 ^~~~~\n");
@@ -180,7 +180,7 @@ TEST(LlmStreamMock, ParametersAreListed) {
 }
 
 TEST(LlmStreamMock, FlowrunRunStreamsTheScriptedReply) {
-  const std::string flow = testing::WriteTempFile("scripted.yaml", Flow("    mock_reply: \"Hi {{ input.message }}!\"\n"));
+  const std::string flow = testing::WriteTempFile("scripted.yaml", FlowText("    mock_reply: \"Hi {{ input.message }}!\"\n"));
   const auto result = testing::RunProcess({FLOWRUN_BINARY, "run", flow, "--input", "message=Grace"},
                                           {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}});
   EXPECT_EQ(result.exit_code, 0) << result.err;
