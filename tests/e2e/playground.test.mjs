@@ -200,6 +200,7 @@ test("the flow's graph is shown beside the chat and each step lights up as the r
   await recordGraph();
   await sendAndWait("Light up the graph, please.");
   assert.deepEqual(await graphTransitions(), [
+    "user:done>idle", "reply:done>idle", "step3:done>idle",  // the previous turn's marks are cleared
     "user:idle>running", "user:running>done",
     "reply:idle>running", "reply:running>done",
     "step3:idle>running", "step3:running>done",
@@ -296,7 +297,7 @@ test("HTML in a message is shown as text, never rendered", async () => {
   assert.equal(await page.locator(".message.user").last().textContent(), message);
   assert.ok((await lastAssistant().textContent()).includes("<b>bold</b>"));
   assert.equal(await page.evaluate(() => document.body.dataset.pwned), undefined);
-  assert.equal(requests.at(-1).body.history.length, 4);
+  assert.equal(requests.at(-1).body.history.length, 6);  // three earlier turns
 });
 
 test("Stop ends the reply in the page and cancels the run on the server", async () => {
