@@ -16,7 +16,7 @@ build: deps
 	@cmake --build $(BUILD)
 
 run: build
-	./$(BUILD)/flowrun serve flows/chat.yaml --port $(PORT)
+	./$(BUILD)/flowrun serve flows --port $(PORT)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2

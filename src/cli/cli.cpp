@@ -19,6 +19,7 @@ constexpr CommandEntry kCommands[] = {
     {"run", "run a flow once and print its output", RunCommand},
     {"validate", "check flow files and report every problem", ValidateCommand},
     {"serve", "serve flows as HTTP endpoints that stream Server-Sent Events", ServeCommand},
+    {"graph", "print a flow as a graph (Mermaid or Graphviz DOT)", GraphCommand},
     {"steps", "list the step types flows can use, with their parameters", StepsCommand},
 };
 

@@ -1,5 +1,5 @@
 // The flowrun command line: a table of subcommands (run, validate, serve,
-// steps). Programs that add their own step types call RunCli with their
+// graph, steps). Programs that add their own step types call RunCli with their
 // registry (see examples/custom_step). Call it once per process, from the
 // main thread: `serve` blocks SIGINT/SIGTERM/SIGHUP and waits for them there.
 #pragma once

@@ -19,6 +19,7 @@ struct CommandContext {
 int RunCommand(const std::vector<std::string>& args, CommandContext& context);
 int ValidateCommand(const std::vector<std::string>& args, CommandContext& context);
 int ServeCommand(const std::vector<std::string>& args, CommandContext& context);
+int GraphCommand(const std::vector<std::string>& args, CommandContext& context);
 int StepsCommand(const std::vector<std::string>& args, CommandContext& context);
 
 }  // namespace flowrun

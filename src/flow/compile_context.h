@@ -62,6 +62,8 @@ class StepCompiler {
   bool CompileParams(const ConfigNode& item, const StepType& step_type, const BlockScope& scope,
                      StepConfig& config);
   void CheckAllowed(const ParamSpec& param, const ConfigNode& node);
+  void CompileTemplateList(const std::string& name, const ConfigNode& list, const BlockScope& scope,
+                           StepConfig& config);
   void CompileMessages(const ConfigNode& node, const BlockScope& scope, StepConfig& config);
   void CollectWrites(const ConfigNode& steps, int depth);
 

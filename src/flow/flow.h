@@ -16,6 +16,7 @@
 
 #include "core/diagnostics.h"
 #include "expr/expression.h"
+#include "flow/flow_graph.h"
 #include "flow/input_schema.h"
 #include "flow/value_template.h"
 #include "steps/step.h"
@@ -105,6 +106,7 @@ struct Flow {
     SourceLocation where;
   };
   std::vector<CallSite> calls;
+  std::shared_ptr<const FlowGraph> graph;  // its picture (flowrun graph, the playground); never null once loaded
 };
 
 }  // namespace flowrun

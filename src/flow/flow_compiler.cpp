@@ -168,6 +168,7 @@ std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegist
     CompileSteps(*steps, context, *flow);
   }
   if (diagnostics.size() != errors_before) return nullptr;
+  flow->graph = std::make_shared<const FlowGraph>(BuildFlowGraph(root));
   return flow;
 }
 

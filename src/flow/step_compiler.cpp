@@ -27,6 +27,8 @@ bool ParamTypeMatches(ParamType type, const ConfigNode& node) {
     case ParamType::kStepMap:
     case ParamType::kValues:
       return node.IsMapping();
+    case ParamType::kTemplateList:
+      return node.IsSequence();
   }
   return false;
 }
@@ -246,6 +248,7 @@ bool StepCompiler::CompileParams(const ConfigNode& item, const StepType& step_ty
       if (auto compiled = CompileTemplate(param.name, *node, scope)) config.templates.emplace(param.name, *compiled);
     }
     if (param.type == ParamType::kMessages) CompileMessages(*node, scope, config);
+    if (param.type == ParamType::kTemplateList) CompileTemplateList(param.name, *node, scope, config);
   }
   return context_.diagnostics.size() == errors_before;
 }
@@ -294,6 +297,26 @@ void StepCompiler::CompileMessages(const ConfigNode& node, const BlockScope& sco
     if (auto compiled = CompileTemplate("content", *content, scope)) config.templates.emplace(what, *compiled);
   }
   config.params["messages"] = roles;
+}
+
+// A non-empty list of templates (llm-stream's mock_replies), in order.
+void StepCompiler::CompileTemplateList(const std::string& name, const ConfigNode& list, const BlockScope& scope,
+                                       StepConfig& config) {
+  if (list.items.empty()) {
+    context_.ErrorAt(list.where, "'" + name + "' is empty; give at least one template");
+    return;
+  }
+  std::vector<Template> templates;
+  for (size_t i = 0; i < list.items.size(); ++i) {
+    const ConfigNode& item = list.items[i];
+    if (!item.IsString()) {
+      context_.ErrorAt(item.where, "'" + name + "' item " + std::to_string(i + 1) + " must be a string, got " +
+                                       item.TypeName());
+      continue;
+    }
+    if (auto compiled = CompileTemplate(name, item, scope)) templates.push_back(std::move(*compiled));
+  }
+  config.template_lists.emplace(name, std::move(templates));
 }
 
 void CompileSteps(const ConfigNode& steps, const CompileContext& context, Flow& flow) {

@@ -30,6 +30,9 @@ struct ChatRequest {
   std::vector<ChatMessage> messages;
   std::optional<double> temperature;
   std::optional<int> max_tokens;
+  // The mock provider answers this text (a flow's scripted `mock_reply`)
+  // instead of its canned sentence; other providers ignore it.
+  std::optional<std::string> mock_reply;
 };
 
 // Receives each non-empty text delta in order. Returns false when the

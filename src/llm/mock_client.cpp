@@ -1,5 +1,6 @@
 // MockClient: the offline provider. Echoes the last user message in a fixed
-// sentence, streamed word by word, so flows can be tried without a model.
+// sentence, or answers the request's scripted mock_reply, streamed word by
+// word, so flows can be tried (and take every path) without a model.
 // On a run's loop (StreamAsync) the per-token delay is a timer, so paced
 // mock streams cost no thread; the blocking Stream sleeps its caller.
 #include "llm/mock_client.h"
@@ -38,6 +39,7 @@ bool SleepUnlessCancelled(int delay_ms, const Cancellation& cancel) {
 }
 
 std::string Reply(const ChatRequest& request) {
+  if (request.mock_reply) return *request.mock_reply;
   return "You said: \"" + LastUserMessage(request) +
          "\". This is flowrun's mock model; set OPENAI_API_KEY or "
          "OPENAI_BASE_URL to use a real one.";

@@ -1,5 +1,6 @@
 // The offline `mock` provider: deterministic, streams a reply derived from
-// the conversation word by word, with an optional per-token delay. The
+// the conversation (or the request's scripted `mock_reply`) word by word,
+// with an optional per-token delay. The
 // client is thread-safe (one serves many concurrent runs); MockConfig is a
 // plain value.
 #pragma once

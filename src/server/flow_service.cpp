@@ -6,6 +6,7 @@
 #include "core/descriptors.h"
 #include "core/json_text.h"
 #include "flow/flow_catalog.h"
+#include "server/graph_endpoint.h"
 #include "server/stream_session.h"
 
 namespace flowrun {
@@ -166,6 +167,10 @@ HttpResponse FlowService::Route(const HttpRequest& request, RequestInfo& info) c
     info.flow = found->second->name;
     if (request.method == "POST") return RunFlowRequest(found->second, request, info);
     allowed = "POST";
+  } else if (auto graphed = GraphedFlow(request.path, *flows)) {
+    info.flow = graphed->name;
+    if (is_get) return GraphResponse(*graphed, request);
+    allowed = "GET";
   }
   if (allowed.empty()) {
     std::string served;

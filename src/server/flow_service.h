@@ -1,6 +1,7 @@
 // FlowService: what the server does with a request, without sockets.
-// Routes GET /, /healthz, /flows, /metrics and each flow's POST endpoint;
-// validates the body before any step runs; streams run events as SSE.
+// Routes GET /, /healthz, /flows, /flows/<name>/graph, /metrics and each
+// flow's POST endpoint; validates the body before any step runs; streams
+// run events as SSE.
 // Thread-safe: Handle may be called from many threads at once.
 #pragma once
 

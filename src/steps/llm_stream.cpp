@@ -2,12 +2,19 @@
 // to a model, streams each text delta as a chunk (unless `stream: false`),
 // and stores the full text in the state (`reply`), up to max_reply_bytes:
 // past it the step fails and the transfer is aborted.
+// With the mock provider, `mock_reply` / `mock_replies` script the answer.
 #include "steps/builtin_steps.h"
+
+#include <algorithm>
 
 #include "llm/provider_factory.h"
 
 namespace flowrun {
 namespace {
+
+// The mock's scripted answers: one template (`mock_reply`) or a list used in
+// order, one per call of the step within a run, the last repeating.
+using MockScript = std::vector<Template>;
 
 class LlmStreamStep : public Step {
  public:
@@ -19,7 +26,7 @@ class LlmStreamStep : public Step {
 
   LlmStreamStep(std::shared_ptr<LlmClient> client, ChatRequest request_template,
                 std::optional<Template> system, std::optional<std::vector<Message>> messages, bool stream,
-                std::string output, size_t max_reply_bytes, std::string description)
+                std::string output, size_t max_reply_bytes, std::string description, MockScript mock_script)
       : client_(std::move(client)),
         request_template_(std::move(request_template)),
         system_(std::move(system)),
@@ -27,7 +34,8 @@ class LlmStreamStep : public Step {
         stream_(stream),
         output_(std::move(output)),
         max_reply_bytes_(max_reply_bytes),
-        description_(std::move(description)) {}
+        description_(std::move(description)),
+        mock_script_(std::move(mock_script)) {}
 
   // Suspends the run while the model streams: deltas arrive on the run's loop.
   Task<Status> RunAsync(StepContext& context) const override {
@@ -65,6 +73,16 @@ class LlmStreamStep : public Step {
       Status rendered = system_->Render(context.state, &system_text);
       if (!rendered.ok()) return rendered;
       if (!system_text.empty()) request.messages.push_back({"system", std::move(system_text)});
+    }
+    if (!mock_script_.empty()) {
+      // Counted per run (the run's counters), so concurrent runs never share the position.
+      const int call = context.counters.step_calls[this]++;
+      const Template& reply = mock_script_[std::min<size_t>(static_cast<size_t>(call), mock_script_.size() - 1)];
+      std::string text;
+      if (Status rendered = reply.Render(context.state, &text); !rendered.ok()) {
+        return Status::Error(rendered.code(), "in the mock reply: " + rendered.message());
+      }
+      request.mock_reply = std::move(text);
     }
     if (messages_) {
       for (const Message& message : *messages_) {
@@ -108,6 +126,7 @@ class LlmStreamStep : public Step {
   std::string output_;
   size_t max_reply_bytes_;
   std::string description_;
+  MockScript mock_script_;
 };
 
 // The types are checked by the compiler; the ranges are checked here.
@@ -129,6 +148,10 @@ Status CheckRetryParams(const nlohmann::json& params) {
 std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvironment& environment,
                                         Status* error) {
   const auto& params = config.params;
+  if (config.templates.count("mock_reply") != 0 && config.template_lists.count("mock_replies") != 0) {
+    *error = Status::InvalidArgument("step '" + config.id + "' has both mock_reply and mock_replies; give one of them");
+    return nullptr;
+  }
   if (Status checked = CheckRetryParams(params); !checked.ok()) {
     *error = checked;
     return nullptr;
@@ -158,10 +181,22 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   }
   std::string description = client->Describe();
   if (settings.provider == "openai") description += ", model " + request.model;
+  // A script is for the mock only: with a real model the flow runs as written.
+  MockScript mock_script;
+  if (settings.provider == "mock") {
+    if (auto found = config.templates.find("mock_reply"); found != config.templates.end()) {
+      mock_script.push_back(found->second);
+    } else if (auto list = config.template_lists.find("mock_replies"); list != config.template_lists.end()) {
+      mock_script = list->second;
+    }
+    if (mock_script.size() == 1) description += ", scripted reply";
+    if (mock_script.size() > 1) description += ", " + std::to_string(mock_script.size()) + " scripted replies";
+  }
   description += why;
   return std::make_unique<LlmStreamStep>(std::move(client), std::move(request), std::move(system),
-                                         std::move(messages), params.at("stream").get<bool>(), params.at("output"), params.at("max_reply_bytes").get<size_t>(),
-                                         std::move(description));
+                                         std::move(messages), params.at("stream").get<bool>(), params.at("output"),
+                                         params.at("max_reply_bytes").get<size_t>(), std::move(description),
+                                         std::move(mock_script));
 }
 
 }  // namespace
@@ -193,6 +228,10 @@ StepType LlmStreamStepType() {
        "openai: error if the upstream sends nothing for this long once it answered (0: off)", {}},
       {"connect_timeout_ms", ParamType::kInteger, false, 10000, "openai: TCP/TLS connect timeout", {}},
       {"mock_delay_ms", ParamType::kInteger, false, 0, "mock provider: pause before each token", {}},
+      {"mock_reply", ParamType::kTemplate, false, nullptr,
+       "mock provider: the answer, a template over the state (default: it echoes the last user message)", {}},
+      {"mock_replies", ParamType::kTemplateList, false, nullptr,
+       "mock provider: answers used in order, one per call of this step in a run; the last repeats", {}},
       {"max_reply_bytes", ParamType::kInteger, false, 4194304,
        "largest reply kept, in bytes; past it the step fails and the model transfer is aborted", {}},
       {"output", ParamType::kString, false, "reply", "state key that receives the full text", {}},

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -21,10 +22,15 @@
 
 namespace flowrun {
 
-// Counts a run keeps for metrics; steps add to them.
+class Step;
+
+// Counts a run keeps; steps add to them. One per run, never shared between
+// runs: a step whose behaviour depends on how often it ran in this run
+// (llm-stream's mock_replies) counts its calls in `step_calls`.
 struct RunCounters {
-  int upstream_retries = 0;
-  int upstream_errors = 0;
+  int upstream_retries = 0;  // for metrics
+  int upstream_errors = 0;   // for metrics
+  std::map<const Step*, int> step_calls;  // calls so far in this run, by step (only steps that count)
 };
 
 // What a step sees of the run it belongs to. Owned by the runner.

@@ -29,6 +29,8 @@ const char* ParamTypeName(ParamType type) {
       return "name: value";
     case ParamType::kMessages:
       return "messages";
+    case ParamType::kTemplateList:
+      return "list of templates";
   }
   return "value";
 }

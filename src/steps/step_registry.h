@@ -23,7 +23,8 @@ namespace flowrun {
 // kExpression: an expression (`when: category == "billing"`); kSteps: a
 // list of steps; kStepMap: a mapping of names to lists of steps (`cases`,
 // `branches`); kValues: a mapping of names to typed values (`set`, `call`
-// input); kMessages: a list of {role, content} with templated content.
+// input); kMessages: a list of {role, content} with templated content;
+// kTemplateList: a non-empty list of templates (llm-stream's mock_replies).
 enum class ParamType {
   kString,
   kTemplate,
@@ -35,6 +36,7 @@ enum class ParamType {
   kStepMap,
   kValues,
   kMessages,
+  kTemplateList,
 };
 
 const char* ParamTypeName(ParamType type);
@@ -49,12 +51,14 @@ struct ParamSpec {
 };
 
 // A step's configuration after validation: every declared parameter that was
-// given or has a default is in `params`; template parameters are compiled.
+// given or has a default is in `params`; template parameters are compiled
+// (a list of templates into `template_lists`, in order).
 struct StepConfig {
   std::string id;
   std::string type;
   nlohmann::json params = nlohmann::json::object();
   std::map<std::string, Template> templates;
+  std::map<std::string, std::vector<Template>> template_lists;
 };
 
 // What factories may use from the outside world. Tests replace both.

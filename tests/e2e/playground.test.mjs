@@ -2,7 +2,8 @@
 // `flowrun serve` on loopback with three flows (fast mock, slow mock, unreachable upstream).
 //
 //   node --test-reporter=spec tests/e2e/playground.test.mjs
-//   UPDATE_SCREENSHOT=1 ... also rewrites docs/playground.png (otherwise it goes to a temp dir)
+//   UPDATE_SCREENSHOT=1 ... also rewrites docs/playground.png and docs/playground-graph.png
+//   (otherwise they go to a temp dir)
 //   CHROMIUM=/path/to/chromium to use another browser binary
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,9 +14,9 @@ import { ROOT, chatFlow, getJson, makeTempDir, metrics, metricValue, sleep, star
 
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const tmp = makeTempDir("flowrun-e2e-playground-");
-const screenshotPath = process.env.UPDATE_SCREENSHOT === "1"
-  ? path.join(ROOT, "docs/playground.png")
-  : path.join(tmp, "playground.png");
+const screenshotDir = process.env.UPDATE_SCREENSHOT === "1" ? path.join(ROOT, "docs") : tmp;
+const screenshotPath = path.join(screenshotDir, "playground.png");
+const graphScreenshotPath = path.join(screenshotDir, "playground-graph.png");
 
 let server, context, page;
 const requests = [];  // POST bodies the page sent, in order
@@ -73,12 +74,13 @@ after(async () => {
   if (info && info.code !== 0) console.error(`flowrun exited with ${JSON.stringify(info)}; log: ${server.logFile}`);
 });
 
-// Selects a flow by its label, e.g. "chat (/chat)".
+// Selects a flow by its label, e.g. "chat (/chat)", and waits for its graph.
 async function pickFlow(label) {
   await page.selectOption("#flow-select", { label });
   await page.waitForFunction((l) => {
     const s = document.querySelector("#flow-select");
-    return s.options[s.selectedIndex].textContent === l;
+    return s.options[s.selectedIndex].textContent === l &&
+      document.querySelector("#graph").dataset.flow === l.slice(0, l.indexOf(" ("));
   }, label);
 }
 
@@ -137,7 +139,7 @@ test("a reply streams token by token and equals the mock's answer", async () => 
   assert.equal(await page.locator(".message.streaming").count(), 0);
   assert.equal(await page.locator(".message.error").count(), 0);
   assert.match(await page.textContent("#status"), /^chat: first token in \d+ ms · \d+ chunks/);
-  assert.equal(requests.at(-1).url, server.url + "/chat");
+  assert.equal(requests.at(-1).url, server.url + "/chat?events=all");
   assert.deepEqual(requests.at(-1).body, { message, history: [] });
 });
 
@@ -159,6 +161,135 @@ test("the second turn sends the first turn as history", async () => {
   assert.ok(fs.statSync(screenshotPath).size > 10000, "screenshot written");
 });
 
+// Records every change of a graph node's data-state, in order, as "path:old>new".
+async function recordGraph() {
+  await page.evaluate(() => {
+    window.__graphRecords = [];
+    window.__graphObserver?.disconnect();
+    window.__graphObserver = new MutationObserver((records) => {
+      for (const r of records) window.__graphRecords.push({ el: r.target, old: r.oldValue });
+    });
+    window.__graphObserver.observe(document.querySelector("#graph"),
+      { subtree: true, attributes: true, attributeFilter: ["data-state"], attributeOldValue: true });
+  });
+}
+async function graphTransitions() {
+  return page.evaluate(() => {
+    window.__graphObserver.takeRecords().forEach((r) => window.__graphRecords.push({ el: r.target, old: r.oldValue }));
+    const records = window.__graphRecords;
+    // A record holds the old value; the new one is the next record's old value (or the current one).
+    return records.map((r, i) => {
+      const next = records.slice(i + 1).find((later) => later.el === r.el);
+      return `${r.el.dataset.path}:${r.old}>${next ? next.old : r.el.dataset.state}`;
+    }).filter((t) => !/:(\w+)>\1$/.test(t));
+  });
+}
+const graphPaths = () => page.$$eval("#graph .node", (nodes) => nodes.map((n) => n.dataset.path));
+const nodeState = (p) => page.$eval(`#graph .node[data-path="${p}"]`, (n) => n.dataset.state);
+const nodeStatus = (p) => page.$eval(`#graph .node[data-path="${p}"] .node-status`, (n) => n.textContent);
+
+test("the flow's graph is shown beside the chat and each step lights up as the run passes", async () => {
+  await page.waitForFunction(() => document.querySelectorAll("#graph .node").length === 3);
+  assert.deepEqual(await graphPaths(), ["user", "reply", "step3"]);
+  assert.equal(await page.textContent('#graph .node[data-path="reply"] .node-type'), "llm-stream");
+  assert.deepEqual(await page.$$eval("#graph .terminal", (t) => t.map((x) => x.textContent)), ["start", "end"]);
+  const box = await page.locator("#graph-panel").boundingBox();
+  const chat = await page.locator("#transcript").boundingBox();
+  assert.ok(box.x >= chat.x + chat.width, `the graph is beside the chat: ${JSON.stringify({ box, chat })}`);
+
+  await recordGraph();
+  await sendAndWait("Light up the graph, please.");
+  assert.deepEqual(await graphTransitions(), [
+    "user:done>idle", "reply:done>idle", "step3:done>idle",  // the previous turn's marks are cleared
+    "user:idle>running", "user:running>done",
+    "reply:idle>running", "reply:running>done",
+    "step3:idle>running", "step3:running>done",
+  ]);
+  for (const p of ["user", "reply", "step3"]) {
+    assert.equal(await nodeState(p), "done");
+    assert.match(await nodeStatus(p), /^\d+(\.\d+)? (ms|s)$/, `step ${p} shows its duration`);
+  }
+  // The reply took its ~20 tokens at 20 ms each: at least 300 ms, far more than the others.
+  const replyMs = await nodeStatus("reply");
+  assert.ok(/ s$/.test(replyMs) || Number(replyMs.split(" ")[0]) >= 300, replyMs);
+
+});
+
+// Nested steps light up by their path, with the branch and the iterations taken. The server
+// is real (the page), its flow list, graph and stream are stand-ins with the events in the form
+// issue #11 agreed on (path, iteration, branch, iterations, limit_reached; chunks as objects),
+// so the page is checked against that contract before the control runner sends it.
+test("nested steps light up by path, with the branch and iterations taken", async () => {
+  const step = (path, type, parent, block, blocks = [], detail = "") =>
+    ({ kind: "step", path, id: path.split("/").at(-1), type, parent, block, blocks, detail, if: "", line: 1 });
+  const graph = {
+    name: "nested",
+    nodes: [{ kind: "start" },
+      step("gate", "if", "", "", ["then", "else"], "when: input.message"),
+      step("gate/then/answer", "llm-stream", "gate", "then"),
+      step("gate/else/refuse", "fail", "gate", "else", [], "message: no"),
+      step("again", "loop", "", "", ["steps"], "max_iterations: 2, until: done"),
+      step("again/steps/draft", "llm-stream", "again", "steps"),
+      { kind: "end" }],
+    edges: [],
+  };
+  const events = [
+    ["step:before", { step: "gate", path: "gate", type: "if", index: 0 }],
+    ["step:before", { step: "answer", path: "gate/then/answer", type: "llm-stream", index: 0 }],
+    ["chunk", { step: "answer", path: "gate/then/answer", text: "Hello " }],
+    ["chunk", { step: "answer", path: "gate/then/answer", text: "there" }],
+    ["step:after", { step: "answer", path: "gate/then/answer", duration_ms: 12.4 }],
+    ["step:after", { step: "gate", path: "gate", duration_ms: 13.2, branch: "then" }],
+    ["step:before", { step: "again", path: "again" }],
+    ["step:before", { step: "draft", path: "again/steps/draft", iteration: 1 }],
+    ["step:after", { step: "draft", path: "again/steps/draft", iteration: 1, duration_ms: 5 }],
+    ["step:before", { step: "draft", path: "again/steps/draft", iteration: 2 }],
+    ["step:after", { step: "draft", path: "again/steps/draft", iteration: 2, duration_ms: 6 }],
+    ["step:after", { step: "again", path: "again", duration_ms: 1500, iterations: 2, limit_reached: true }],
+  ];
+  const sse = events.map(([type, data], i) => `event: ${type}\nid: ${i + 1}\ndata: ${JSON.stringify(data)}\n\n`).join("") +
+    `event: done\nid: ${events.length + 1}\ndata: [DONE]\n\n`;
+  const nested = await context.newPage();
+  let posted = null;
+  try {
+    await nested.route(/\/flows$/, (route) => route.fulfill({ json: { flows: [
+      { name: "nested", endpoint: "/nested", description: "", inputs: { message: { type: "string", required: true } } }] } }));
+    await nested.route(/\/flows\/nested\/graph$/, (route) => route.fulfill({ json: graph }));
+    await nested.route(/\/nested\?events=all$/, (route) => {
+      posted = route.request().postDataJSON();
+      return route.fulfill({ status: 200, headers: { "Content-Type": "text/event-stream" }, body: sse });
+    });
+    await nested.goto(server.url + "/");
+    await nested.waitForFunction(() => document.querySelector("#graph").dataset.flow === "nested");
+    assert.deepEqual(await nested.$$eval("#graph .node", (n) => n.map((x) => x.dataset.path)),
+      ["gate", "gate/then/answer", "gate/else/refuse", "again", "again/steps/draft"]);
+    assert.deepEqual(await nested.$$eval('#graph .node[data-path="gate"] > .blocks > .block > .block-name',
+      (n) => n.map((x) => x.textContent)), ["then", "else"]);
+
+    await nested.fill("#message-input", "hi");
+    await nested.click("#send-button");
+    await nested.waitForFunction(() => document.body.dataset.state === "idle" &&
+      document.querySelectorAll(".message.assistant").length === 1);
+    assert.deepEqual(posted, { message: "hi" });
+    assert.equal(await nested.locator(".message.assistant").textContent(), "Hello there");
+    const state = (p) => nested.$eval(`#graph .node[data-path="${p}"]`,
+      (n) => [n.dataset.state, n.querySelector(".node-status").textContent]);
+    assert.deepEqual(await state("gate"), ["done", "13 ms \u00b7 branch then"]);
+    assert.deepEqual(await state("gate/then/answer"), ["done", "12 ms"]);
+    assert.deepEqual(await state("gate/else/refuse"), ["idle", ""]);
+    assert.deepEqual(await state("again"), ["done", "1.50 s \u00b7 2 iterations \u00b7 limit reached"]);
+    assert.deepEqual(await state("again/steps/draft"), ["done", "6.0 ms \u00b7 iteration 2"]);
+    assert.deepEqual(await nested.$$eval('#graph .node[data-path="gate"] > .blocks > .block',
+      (n) => n.map((x) => [x.dataset.block, x.classList.contains("taken")])), [["then", true], ["else", false]]);
+
+    await nested.locator("#message-input").blur();
+    await nested.locator("#graph-panel").screenshot({ path: graphScreenshotPath });
+    assert.ok(fs.statSync(graphScreenshotPath).size > 5000, "graph screenshot written");
+  } finally {
+    await nested.close();
+  }
+});
+
 test("HTML in a message is shown as text, never rendered", async () => {
   const message = "<b>bold</b> <img src=x onerror=\"document.body.dataset.pwned=1\">";
   await sendAndWait(message);
@@ -166,7 +297,7 @@ test("HTML in a message is shown as text, never rendered", async () => {
   assert.equal(await page.locator(".message.user").last().textContent(), message);
   assert.ok((await lastAssistant().textContent()).includes("<b>bold</b>"));
   assert.equal(await page.evaluate(() => document.body.dataset.pwned), undefined);
-  assert.equal(requests.at(-1).body.history.length, 4);
+  assert.equal(requests.at(-1).body.history.length, 6);  // three earlier turns
 });
 
 test("Stop ends the reply in the page and cancels the run on the server", async () => {
@@ -179,6 +310,11 @@ test("Stop ends the reply in the page and cancels the run on the server", async 
     return el && el.firstChild.data.split(" ").length >= 3;
   });
   assert.equal((await getJson(server.url + "/healthz")).streams, 1);
+  // While the model streams, its step is lit as running and the step before it as done.
+  assert.equal(await nodeState("reply"), "running");
+  assert.equal(await nodeStatus("reply"), "running\u2026");
+  assert.equal(await nodeState("user"), "done");
+  assert.equal(await nodeState("step3"), "idle");
 
   await page.click("#stop-button");
   const clicked = performance.now();
@@ -192,6 +328,8 @@ test("Stop ends the reply in the page and cancels the run on the server", async 
   assert.ok(!reply.includes("real one."), `a partial reply: ${reply}`);
   assert.equal(await lastAssistant().locator(".marker").textContent(), " (stopped)");
   assert.match(await page.textContent("#status"), /^slow-chat: stopped after \d+ chunks/);
+  assert.equal(await nodeState("reply"), "idle");
+  assert.equal(await nodeStatus("reply"), "stopped");
   assert.equal(await page.isDisabled("#stop-button"), true);
   assert.equal(await page.isEnabled("#send-button"), true);
 
