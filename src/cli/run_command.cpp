@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/parse_args.h"
 #include "core/json_text.h"
+#include "flow/call_checks.h"
 #include "flow/flow_loader.h"
 #include "flow/runner.h"
 
@@ -74,6 +75,7 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
     std::cerr << loaded.diagnostics.ToString();
     return 1;
   }
+  if (loaded.diagnostics.warning_count() > 0) std::cerr << loaded.diagnostics.ToString();
   const Flow& flow = *loaded.flow;
   auto body = ReadBody(pairs, input_json, flow);
   if (!body) return 2;
@@ -90,6 +92,12 @@ int RunCommand(const std::vector<std::string>& args, CommandContext& context) {
     std::vector<std::shared_ptr<const Flow>> flows = {loaded.flow};
     for (auto& sibling : LoadSiblingFlows(file, context.registry, context.environment)) flows.push_back(sibling);
     library = std::make_shared<const FlowLibrary>(flows);
+    bool call_errors = false;
+    for (const auto& problem : CheckCalls(flow, *library)) {
+      std::cerr << problem.text;
+      call_errors = call_errors || problem.error;
+    }
+    if (call_errors) return 1;
   }
   bool wrote_text = false;
   char last_char = '\n';

@@ -246,6 +246,7 @@ class Reloader {
       for (const auto& problem : candidate.problems) {
         LogError(why + ": invalid flow, the previous version keeps serving:\n" + problem);
       }
+      for (const auto& warning : candidate.warnings) LogWarn(why + ":\n" + warning);
       if (Status status = service_.SetFlows(candidate.flows); !status.ok()) {
         LogError(why + ": reload refused, the previous flows keep serving: " + status.message());
         return;
@@ -288,6 +289,7 @@ int ServeCommand(const std::vector<std::string>& args, CommandContext& context) 
     return 1;
   }
   for (const auto& problem : initial.problems) std::cerr << problem << (problem.ends_with("\n") ? "" : "\n");
+  for (const auto& warning : initial.warnings) std::cerr << warning;
   if (!initial.problems.empty() || initial.flows.empty()) return 1;
   auto service = std::make_shared<FlowService>(settings.service);
   if (Status status = service->SetFlows(initial.flows); !status.ok()) {

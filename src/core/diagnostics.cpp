@@ -28,8 +28,15 @@ constexpr size_t kMaxPrinted = 100;
 }  // namespace
 
 void Diagnostics::Error(SourceLocation where, std::string message) {
-  list_.push_back({file_, where, std::move(message)});
+  list_.push_back({file_, where, std::move(message), false});
+  ++errors_;
 }
+
+void Diagnostics::Warning(SourceLocation where, std::string message) {
+  list_.push_back({file_, where, std::move(message), true});
+}
+
+std::string Diagnostics::LineText(int line) const { return std::string(LineAt(source_, line)); }
 
 std::string Diagnostics::ToString() const {
   std::vector<Diagnostic> sorted = list_;
@@ -46,12 +53,15 @@ std::string Diagnostics::ToString() const {
 }
 
 std::string FormatDiagnostic(const Diagnostic& diagnostic, std::string_view source) {
+  return FormatDiagnosticAtLine(diagnostic, diagnostic.where.line > 0 ? LineAt(source, diagnostic.where.line) : "");
+}
+
+std::string FormatDiagnosticAtLine(const Diagnostic& diagnostic, std::string_view line) {
   std::string out = diagnostic.file;
   if (diagnostic.where.line > 0) {
     out += ":" + std::to_string(diagnostic.where.line) + ":" + std::to_string(diagnostic.where.column);
   }
-  out += ": error: " + diagnostic.message + "\n";
-  std::string_view line = diagnostic.where.line > 0 ? LineAt(source, diagnostic.where.line) : "";
+  out += (diagnostic.warning ? ": warning: " : ": error: ") + diagnostic.message + "\n";
   if (line.empty() || diagnostic.where.column < 1) return out;
   size_t column = static_cast<size_t>(diagnostic.where.column - 1);
   std::string prefix = "    ";

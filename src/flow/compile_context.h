@@ -26,6 +26,9 @@ struct CompileContext {
   void ErrorAt(const SourceLocation& where, std::string message) const {
     diagnostics.Error(where, std::move(message));
   }
+  void WarnAt(const SourceLocation& where, std::string message) const {
+    diagnostics.Warning(where, std::move(message));
+  }
   // "unknown key 'x'; did you mean 'y'?" for each key not in `allowed`.
   void CheckKeys(const ConfigNode& mapping, const std::vector<std::string>& allowed,
                  const std::string& what) const {

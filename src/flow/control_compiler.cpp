@@ -107,7 +107,6 @@ bool StepCompiler::CompileControl(const ConfigNode& item, const StepConfig& conf
         context_.ErrorAt(item.Find("output_from")->where,
                          "'output_from' needs 'output' (the state key that receives the value)");
       }
-      flow_.calls.push_back({spec->flow, item.Find("flow")->where});
       break;
     case ControlKind::kFail:
       spec->message = CompileTemplate("message", *item.Find("message"), scope);

@@ -99,11 +99,16 @@ struct Flow {
   std::string description;
   InputSchema input;
   std::vector<FlowStep> steps;
-  // The names of the flows its `call` steps name, with where, for the
-  // checks that need the flows beside it.
+  // Its `call` steps, for the checks that need the flows beside it
+  // (CheckCalls): the flow named, where, that source line's text, and
+  // whether the call runs only on some paths (under an if, a case, a
+  // fallback, or with its own `if:`).
   struct CallSite {
+    std::string step;
     std::string flow;
     SourceLocation where;
+    std::string line;
+    bool conditional = false;
   };
   std::vector<CallSite> calls;
   std::shared_ptr<const FlowGraph> graph;  // its picture (flowrun graph, the playground); never null once loaded

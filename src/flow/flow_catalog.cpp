@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <set>
 
 #include "config/file_reader.h"
+#include "flow/call_checks.h"
+#include "flow/flow_library.h"
 #include "flow/flow_loader.h"
 
 namespace flowrun {
@@ -56,6 +59,7 @@ FlowCatalog::Candidate FlowCatalog::Reload() {
     if (loaded.flow) {
       pending_[file] = {*content, "", loaded.flow};
       candidate.reloaded.push_back(file);
+      if (loaded.diagnostics.warning_count() > 0) candidate.warnings.push_back(loaded.diagnostics.ToString());
     } else {
       candidate.problems.push_back(loaded.diagnostics.ToString());
       // The previous version keeps serving; remember the bad text so it is
@@ -65,10 +69,42 @@ FlowCatalog::Candidate FlowCatalog::Reload() {
   }
   if (pending_.size() != committed_.size()) candidate.changed = true;
   if (!errors.empty() && candidate.reloaded.empty()) candidate.changed = false;
+  CheckCandidateCalls(candidate);
   for (const auto& [file, entry] : pending_) {
     if (entry.flow) candidate.flows.push_back(entry.flow);
   }
   return candidate;
+}
+
+void FlowCatalog::CheckCandidateCalls(Candidate& candidate) {
+  // A refused version can break another's call: repeat until nothing changes
+  // (at most once per file).
+  std::set<std::string> reported;
+  for (size_t pass = 0; pass <= pending_.size(); ++pass) {
+    std::vector<std::shared_ptr<const Flow>> flows;
+    for (const auto& [file, entry] : pending_) {
+      if (entry.flow) flows.push_back(entry.flow);
+    }
+    const FlowLibrary library(flows);
+    bool refused = false;
+    for (auto& [file, entry] : pending_) {
+      if (!entry.flow || entry.flow->calls.empty()) continue;
+      auto previous = committed_.find(file);
+      const bool is_new = previous == committed_.end() || previous->second.flow != entry.flow;
+      bool call_errors = false;
+      for (const auto& problem : CheckCalls(*entry.flow, library)) {
+        // An unchanged flow's warnings were reported when it loaded.
+        if ((!is_new && !problem.error) || !reported.insert(problem.text).second) continue;
+        (problem.error ? candidate.problems : candidate.warnings).push_back(problem.text);
+        call_errors = call_errors || problem.error;
+      }
+      if (!call_errors || !is_new) continue;
+      entry.flow = previous != committed_.end() ? previous->second.flow : nullptr;
+      std::erase(candidate.reloaded, file);
+      refused = true;
+    }
+    if (!refused) return;
+  }
 }
 
 void FlowCatalog::Commit() { committed_ = pending_; }

@@ -3,7 +3,10 @@
 // file that no longer compiles keeps its previous flow (the diagnostics are
 // reported), so an invalid edit never replaces a working flow; so does a
 // file that can no longer be read. Reload reports every problem (a limit
-// reached, a symbolic link loop, a FIFO) as text and never throws. Not
+// reached, a symbolic link loop, a FIFO) as text and never throws. Calls
+// resolve among the flows served together: a new version whose `call`
+// names no served flow (or cycles with nothing to end it) is refused like
+// one that does not compile. Not
 // thread-safe: the caller serialises Reload/Commit.
 #pragma once
 
@@ -30,6 +33,7 @@ class FlowCatalog {
   struct Candidate {
     std::vector<std::shared_ptr<const Flow>> flows;  // what would be served
     std::vector<std::string> problems;               // formatted diagnostics / errors
+    std::vector<std::string> warnings;               // formatted warnings of the files (re)loaded
     std::vector<std::string> reloaded;               // files whose new version compiled
     bool changed = false;                            // anything differs from what is committed
   };
@@ -55,6 +59,9 @@ class FlowCatalog {
   StepEnvironment environment_;
   std::map<std::string, Entry> committed_;  // by file
   std::map<std::string, Entry> pending_;    // the last candidate's entries
+
+  // Refuses the new versions whose calls do not resolve among the others.
+  void CheckCandidateCalls(Candidate& candidate);
 };
 
 }  // namespace flowrun

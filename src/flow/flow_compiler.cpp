@@ -5,6 +5,7 @@
 
 #include "core/json_text.h"
 #include "flow/compile_context.h"
+#include "flow/flow_checks.h"
 
 namespace flowrun {
 namespace {
@@ -166,6 +167,8 @@ std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegist
     context.ErrorAt({1, 1, 1}, "missing 'steps' (the list of steps to run)");
   } else {
     CompileSteps(*steps, context, *flow);
+    // The whole-flow checks need every step compiled.
+    if (diagnostics.size() == errors_before) CheckFlowSteps(*steps, context, *flow);
   }
   if (diagnostics.size() != errors_before) return nullptr;
   flow->graph = std::make_shared<const FlowGraph>(BuildFlowGraph(root));

@@ -31,6 +31,7 @@ StepType AppendMessageStepType() {
   StepType type;
   type.name = "append-message";
   type.description = "Pushes {role, content} onto history; content is a template over the state.";
+  type.writes = {"history"};
   type.params = {
       {"role", ParamType::kString, false, "user", "who says it", {"user", "assistant", "system"}},
       {"content", ParamType::kTemplate, true, nullptr, "the message text, e.g. \"{{ input.message }}\"", {}},

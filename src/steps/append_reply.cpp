@@ -30,6 +30,8 @@ StepType AppendReplyStepType() {
   StepType type;
   type.name = "append-reply";
   type.description = "Pushes {role: assistant, content: <reply>} onto history.";
+  type.writes = {"history"};
+  type.key_params_read = {"from"};
   type.params = {
       {"from", ParamType::kString, false, "reply", "the state key holding the reply", {}},
   };

@@ -82,6 +82,11 @@ struct StepType {
   // A control step (set, if, loop, ...): no factory; the flow compiler
   // builds it into the flow's tree and the runner interprets it.
   bool control = false;
+  // For the checks before running: the state keys a leaf step always
+  // writes besides its `output` (append-message: history), and its
+  // parameters whose value names a state key it reads (append-reply: from).
+  std::vector<std::string> writes;
+  std::vector<std::string> key_params_read;
 };
 
 // The keys every step takes besides its own parameters: id, type, if,

@@ -105,6 +105,44 @@ TEST(Cli, ValidateChecksEveryFileInADirectory) {
       << result.out;
 }
 
+TEST(Cli, ValidatePrintsWarningsAndStrictMakesThemFail) {
+  const std::string dir = std::filesystem::path(WriteTemp("unused", "")).parent_path() / "warned-flows";
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/w.yaml";
+  std::ofstream(file) << "version: 1\nname: w\nsteps:\n  - {id: stop, type: fail, message: stop}\n"
+                         "  - {id: late, type: append-message, content: hi}\n";
+  const std::string warning = file +
+                              ":5:22: warning: step 'late' can never run: step 'stop' before it always fails\n"
+                              "      - {id: late, type: append-message, content: hi}\n"
+                              "                         ^~~~~~~~~~~~~~\n";
+  auto plain = RunProcess({kBinary, "validate", file});
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(plain.err, warning);
+  EXPECT_EQ(plain.out, file + ": ok (flow 'w', POST /flows/w, 2 steps)\n");
+  auto strict = RunProcess({kBinary, "validate", "--strict", file});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_EQ(strict.err, warning + "flowrun validate: 1 warning, and --strict makes warnings fail\n");
+}
+
+TEST(Cli, ValidateAndRunRefuseACallToAFlowThatIsNotBesideTheFile) {
+  const std::string dir = std::filesystem::path(WriteTemp("unused", "")).parent_path() / "call-flows";
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/caller.yaml";
+  std::ofstream(file) << "version: 1\nname: caller\nsteps:\n  - {id: sum, type: call, flow: summarize}\n";
+  std::ofstream(dir + "/summarise.yaml") << "version: 1\nname: summarise\nsteps:\n  - {type: append-message, content: x}\n";
+  const std::string error = file +
+                            ":4:33: error: call 'sum': no flow named 'summarize' is loaded beside this one; did you "
+                            "mean 'summarise'?\n"
+                            "      - {id: sum, type: call, flow: summarize}\n"
+                            "                                    ^~~~~~~~~\n";
+  auto validated = RunProcess({kBinary, "validate", file});
+  EXPECT_EQ(validated.exit_code, 1);
+  EXPECT_EQ(validated.err, error);
+  auto ran = RunProcess({kBinary, "run", file});
+  EXPECT_EQ(ran.exit_code, 1);
+  EXPECT_EQ(ran.err, error);
+}
+
 TEST(Cli, UnknownCommandSuggestsTheClosestOne) {
   auto result = RunProcess({kBinary, "serv"});
   EXPECT_EQ(result.exit_code, 2);

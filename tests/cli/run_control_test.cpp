@@ -93,12 +93,17 @@ TEST(RunControl, EventsCarryPathsIterationsAndWhatControlStepsDid) {
   EXPECT_TRUE(chunk_with_path) << result.out;
 }
 
-TEST(RunControl, ACallToAMissingFlowFailsTheRun) {
+TEST(RunControl, ACallToAFlowThatIsNotBesideTheFileIsRefusedBeforeTheRun) {
   const std::string dir = Dir("missing", {{"main.yaml", kMain}});
   auto result = RunProcess({FLOWRUN_BINARY, "run", dir + "/main.yaml", "--input-json", R"({"docs": ["a"]})"},
                            kOffline);
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "flowrun run: error in step 'sum': call 'sum': no flow named 'summarize' is loaded\n");
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err, dir + "/main.yaml:10:37: error: call 'sum': no flow named 'summarize' is loaded beside this "
+                              "one\n"
+                              "          - {id: sum, type: call, flow: summarize, input: {text: \"{{ item }}\"}, output: "
+                              "s, output_from: reply}\n"
+                              "                                        ^~~~~~~~~\n");
 }
 
 }  // namespace

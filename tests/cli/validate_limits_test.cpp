@@ -118,7 +118,7 @@ TEST_F(ValidateLimits, TooManySteps) {
 }
 
 TEST_F(ValidateLimits, BadFileKindsInADirectoryAreReportedAndTheRestIsChecked) {
-  const std::string ok = Write("ok.yaml", "version: 1\nname: ok\nsteps:\n  - type: append-reply\n");
+  const std::string ok = Write("ok.yaml", "version: 1\nname: ok\nsteps:\n  - {type: append-message, content: hi}\n");
   fs::create_symlink(dir_ / "loop2.yaml", dir_ / "loop1.yaml");
   fs::create_symlink(dir_ / "loop1.yaml", dir_ / "loop2.yaml");
   fs::create_symlink(dir_ / "gone.yaml", dir_ / "dangling.yaml");
@@ -150,8 +150,8 @@ TEST_F(ValidateLimits, PathsThatAreNotFlowFiles) {
 
 // validate says what serve would refuse, in the same words.
 TEST_F(ValidateLimits, TwoFlowsOnOneEndpoint) {
-  const std::string a = Write("a.yaml", "version: 1\nname: a\nendpoint: /chat\nsteps:\n  - type: append-reply\n");
-  const std::string b = Write("b.yaml", "version: 1\nname: b\nendpoint: /chat\nsteps:\n  - type: append-reply\n");
+  const std::string a = Write("a.yaml", "version: 1\nname: a\nendpoint: /chat\nsteps:\n  - {type: append-message, content: hi}\n");
+  const std::string b = Write("b.yaml", "version: 1\nname: b\nendpoint: /chat\nsteps:\n  - {type: append-message, content: hi}\n");
   const std::string clash = "flows 'a' (" + a + ") and 'b' (" + b + ") both use endpoint /chat\n";
   auto result = Validate({dir_.string()});
   EXPECT_EQ(result.exit_code, 1);

@@ -108,14 +108,16 @@ steps:
     type: parallel
     branches:
       a: [{type: append-message, content: "from a"}]
-      b: [{type: append-message, content: "from b"}]
+      b: [{type: set, values: {note: "from b"}}]
 )yaml");
   ASSERT_TRUE(flow);
   auto traced = TraceRun(*flow);
   ASSERT_TRUE(traced.result.ok) << traced.result.error;
-  // Both branches appended to the history they started with: the later
-  // branch's history replaces the earlier one's, as any key would.
-  EXPECT_EQ(traced.result.state["history"], nlohmann::json::parse(R"([{"role":"user","content":"from b"}])"));
+  // The branch's history (the one it started with, plus its message) is
+  // merged like any key; two branches that both append are refused at load
+  // (FlowChecks.ParallelBranchesThatWriteOneKeyAreAnError).
+  EXPECT_EQ(traced.result.state["history"], nlohmann::json::parse(R"([{"role":"user","content":"from a"}])"));
+  EXPECT_EQ(traced.result.state["note"], "from b");
 }
 
 TEST_F(ControlSteps, ParallelBranchesWaitTogetherOnTheLoop) {

@@ -146,5 +146,52 @@ TEST_F(FlowCatalogFiles, EndpointClashesAreNamedLikeServeRefusesThem) {
   EXPECT_TRUE(EndpointClashes({loaded.flows[0], loaded.flows[2]}).empty());
 }
 
+TEST(FlowCatalog, ANewVersionWhoseCallGoesNowhereIsRefusedAndWarningsAreReported) {
+  const fs::path dir = fs::temp_directory_path() / ("flowrun-catalog-calls-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string caller = "version: 1\nname: a\nsteps:\n  - {id: sum, type: call, flow: %s, output: s}\n";
+  auto calling = [&](const std::string& name) {
+    std::string text = caller;
+    return text.replace(text.find("%s"), 2, name);
+  };
+  std::ofstream(dir / "a.yaml") << calling("b");
+  std::ofstream(dir / "b.yaml") << Flow("b");
+  StepRegistry registry = testing::BuiltinRegistry();
+  FlowCatalog catalog({dir.string()}, registry, testing::FakeEnvironment(std::make_shared<testing::FakeLlmClient>()));
+  auto first = catalog.Reload();
+  EXPECT_TRUE(first.problems.empty());
+  EXPECT_TRUE(first.warnings.empty());
+  ASSERT_EQ(first.flows.size(), 2u);
+  catalog.Commit();
+  const auto served_a = first.flows[0];
+
+  std::ofstream(dir / "a.yaml", std::ios::trunc) << calling("bb");
+  auto broken = catalog.Reload();
+  ASSERT_EQ(broken.problems.size(), 1u);
+  EXPECT_EQ(broken.problems[0], (dir / "a.yaml").string() +
+                                    ":4:33: error: call 'sum': no flow named 'bb' is loaded beside this one; did you "
+                                    "mean 'b'?\n"
+                                    "      - {id: sum, type: call, flow: bb, output: s}\n"
+                                    "                                    ^~\n");
+  ASSERT_EQ(broken.flows.size(), 2u);
+  EXPECT_EQ(broken.flows[0], served_a) << "the previous version of a keeps serving";
+  EXPECT_TRUE(broken.reloaded.empty());
+  catalog.Commit();
+
+  // A flow with only warnings is applied, its warnings reported.
+  std::ofstream(dir / "a.yaml", std::ios::trunc)
+      << "version: 1\nname: a\nsteps:\n  - {type: fail, message: stop}\n  - {type: append-reply}\n";
+  auto warned = catalog.Reload();
+  EXPECT_TRUE(warned.problems.empty());
+  ASSERT_EQ(warned.warnings.size(), 1u);
+  EXPECT_NE(warned.warnings[0].find("warning: step 'step2' can never run: step 'step1' before it always fails"),
+            std::string::npos)
+      << warned.warnings[0];
+  ASSERT_EQ(warned.flows.size(), 2u);
+  EXPECT_NE(warned.flows[0], served_a);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace flowrun

@@ -168,8 +168,8 @@ steps:
     timeout_ms: 150
     on_error: continue
     branches:
-      a: [{id: w, type: wait, ms: 20000}]
-      b: [{id: w, type: wait, ms: 20000}]
+      a: [{id: w, type: wait, ms: 20000, output: wa}]
+      b: [{id: w, type: wait, ms: 20000, output: wb}]
   - {id: next, type: set, values: {x: 1}}
 )yaml");
   ASSERT_TRUE(flow);

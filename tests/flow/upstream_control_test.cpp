@@ -135,8 +135,8 @@ steps:
     type: parallel
     stream: interleave
     branches:
-      a: [{id: ask, type: llm-stream, provider: openai, base_url: "{{URL}}"}]
-      b: [{id: ask, type: llm-stream, provider: openai, base_url: "{{URL}}"}]
+      a: [{id: ask, type: llm-stream, provider: openai, base_url: "{{URL}}", output: ra}]
+      b: [{id: ask, type: llm-stream, provider: openai, base_url: "{{URL}}", output: rb}]
 )yaml");
   ASSERT_TRUE(flow);
   Cancellation cancel;

@@ -140,7 +140,13 @@ TEST(LlmStreamMock, AReplyThatCannotRenderFailsTheStepNamingIt) {
                                           {{"OPENAI_API_KEY", std::nullopt}, {"OPENAI_BASE_URL", std::nullopt}});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.out, "");
-  EXPECT_EQ(result.err, "flowrun run: error in step 'reply': in the mock reply: 'answer' is not set\n");
+  // The load already warned that nothing sets `answer` before the step reads it.
+  EXPECT_EQ(result.err, flow +
+                            ":11:21: warning: 'answer' may not be set here: not every path to this step sets it "
+                            "(write 'answer | default(...)' if that is expected)\n"
+                            "        mock_reply: \"{{ answer.text }}\"\n"
+                            "                        ^~~~~~\n"
+                            "flowrun run: error in step 'reply': in the mock reply: 'answer' is not set\n");
 }
 
 TEST(LlmStreamMock, ScriptErrorsAreReportedAtTheirPlace) {
