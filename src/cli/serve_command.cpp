@@ -153,13 +153,22 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
   return std::nullopt;
 }
 
+// Each leaf step that describes itself (a model step: its provider), by
+// path, nested ones included; control steps hold no Step of their own.
+void LogSteps(const std::vector<FlowStep>& steps) {
+  for (const auto& step : steps) {
+    if (step.step != nullptr) {
+      std::string description = step.step->Describe();
+      if (!description.empty()) LogInfo("  step '" + step.path + "' (" + step.type + "): " + description);
+    }
+    for (const auto& block : step.blocks) LogSteps(block.steps);
+  }
+}
+
 void LogFlows(const std::vector<std::shared_ptr<const Flow>>& flows, const std::string& base) {
   for (const auto& flow : flows) {
     LogInfo("flow '" + flow->name + "' (" + flow->file + ") at POST " + base + flow->endpoint);
-    for (const auto& step : flow->steps) {
-      std::string description = step.step->Describe();
-      if (!description.empty()) LogInfo("  step '" + step.id + "' (" + step.type + "): " + description);
-    }
+    LogSteps(flow->steps);
   }
 }
 

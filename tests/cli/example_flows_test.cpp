@@ -4,10 +4,13 @@
 // templates.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/raw_http_client.h"
 #include "fakes/subprocess.h"
 
 namespace flowrun {
@@ -110,6 +113,28 @@ TEST(ExampleFlows, MapDocumentsSummarizesEachInOrder) {
   const nlohmann::json* map = Find(events, "step:after", "summaries");
   ASSERT_NE(map, nullptr);
   EXPECT_EQ((*map)["iterations"], 3);
+}
+
+// `make run` serves the whole directory: every example loads (control
+// steps at the top level included), each nested model step is logged by its
+// path, and the router answers over a socket with its scripted reply.
+TEST(ExampleFlows, ServeAnswersEveryExampleFromTheDirectory) {
+  const std::string log = testing::WriteTempFile("serve-examples.log", "");
+  {
+    testing::ServeProcess server({kFlows}, kOffline, log);
+    ASSERT_GT(server.port(), 0) << "flowrun serve flows/ did not start";
+    auto response = testing::RawRequest(server.port(), "POST", "/router", R"({"message":"my invoice is wrong"})");
+    ASSERT_EQ(response.status, 200) << response.body;
+    std::string text;
+    for (const auto& event : testing::ParseSse(response.body)) {
+      if (event.at("event") == "chunk") text += nlohmann::json::parse(event.at("data")).get<std::string>();
+    }
+    EXPECT_EQ(text, "Billing desk: I looked into \"my invoice is wrong\". A corrected invoice is on its way, and "
+                    "any refund shows on your statement within five working days.");
+  }
+  std::ifstream in(log);
+  const std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logged.find("step 'route/cases.billing/billing_answer' (llm-stream): mock"), std::string::npos) << logged;
 }
 
 }  // namespace
