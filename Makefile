@@ -52,6 +52,7 @@ clean:
 # every scenario, prints the table and writes bench/results/latest.json.
 .PHONY: bench
 bench: build
+	@cmake --build $(BUILD) --target flowrun_runner_bench -j 2
 	@cmake -S bench -B $(BUILD)/bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD)/bench -j 2
 	@bench/run.sh $(BUILD)

@@ -13,13 +13,18 @@
 #   BENCH_B_CONCURRENCY ["100 1000 5000"]
 #   BENCH_F_DURATION [30]  seconds per side for scenario f (C=8000, 20 tokens x 250 ms)
 #   BENCH_G_DURATION [15]  seconds for scenario g (C=5000 on the mock provider)
-#   BENCH_SCENARIOS ["a c e b f g"]  which scenarios run (e.g. "f" for scenario f alone)
+#   BENCH_H_RUNS [20000]   runs of each flow per inner repeat for scenario h
+#   BENCH_H_REPEATS [7]    inner repeats for scenario h (each alternates the two flows)
+#   BENCH_SCENARIOS ["a c e b f g h"]  which scenarios run (e.g. "f" for scenario f alone)
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
 # Scenario e (slow clients: /healthz latency while 2000 connections drip header
 # bytes) runs on the default server after c; it has no direct side.
 # Scenarios f and g each get a flowrun with default serve flags (no --threads,
 # no --max-streams); g (flowrun's own `mock` provider) has no direct side.
+# Scenario h is in process (build/flowrun_runner_bench): burst20 and
+# control20 (20 control steps around the model call) run on one event loop
+# against the mock provider; it needs no server.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -37,10 +42,21 @@ B_CONCURRENCY=${BENCH_B_CONCURRENCY:-100 1000 5000}
 F_DURATION=${BENCH_F_DURATION:-30}
 G_DURATION=${BENCH_G_DURATION:-15}
 PROFILE=${BENCH_PROFILE:-0}
-SCENARIOS=" ${BENCH_SCENARIOS:-a c e b f g} "
+H_RUNS=${BENCH_H_RUNS:-20000}
+H_REPEATS=${BENCH_H_REPEATS:-7}
+SCENARIOS=" ${BENCH_SCENARIOS:-a c e b f g h} "
 wants() { [[ $SCENARIOS == *" $1 "* ]]; }
+RUNNER_BENCH=$BUILD/flowrun_runner_bench
 
-for tool in "$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/bench_report" "$TOOLS/slow_clients" "$FLOWRUN"; do
+# Scenarios over HTTP need the servers and clients; h alone needs neither.
+SERVED=0
+for s in a b c e f g; do if wants $s; then SERVED=1; fi; done
+TOOLS_NEEDED=("$TOOLS/bench_report")
+if [[ $SERVED == 1 ]]; then
+  TOOLS_NEEDED+=("$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/slow_clients" "$FLOWRUN")
+fi
+if wants h; then TOOLS_NEEDED+=("$RUNNER_BENCH"); fi
+for tool in "${TOOLS_NEEDED[@]}"; do
   [[ -x $tool ]] || { echo "bench: missing $tool (run 'make bench')" >&2; exit 2; }
 done
 
@@ -54,9 +70,17 @@ SLOW_RESULTS=$RESULTS/slow_clients.jsonl
 PIDS=()
 START_TS=$(date +%s)
 # Snapshot the binary: other builds may replace build/flowrun during the run.
-cp "$FLOWRUN" "$WORK/flowrun"
-FLOWRUN_VERSION=$(sha1sum "$FLOWRUN" | cut -c1-12)
+if [[ -x $FLOWRUN ]]; then
+  cp "$FLOWRUN" "$WORK/flowrun"
+  FLOWRUN_VERSION=$(sha1sum "$FLOWRUN" | cut -c1-12)
+else
+  FLOWRUN_VERSION=none
+fi
 FLOWRUN=$WORK/flowrun
+if wants h; then
+  cp "$RUNNER_BENCH" "$WORK/flowrun_runner_bench"
+  RUNNER_BENCH=$WORK/flowrun_runner_bench
+fi
 
 cleanup() {
   local status=$?
@@ -119,12 +143,17 @@ proc_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null
 record() { echo "$1" >>"$RUNS"; }
 
 # --- mock upstream (one for the whole run; the model name picks N x D) -----
-"$TOOLS/mock_upstream" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.log" &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-MOCK_PORT=$(wait_listening "$MOCK_PID" "$WORK/mock.out" 10) || { echo "bench: mock_upstream did not start" >&2; exit 1; }
-MOCK_URL=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
-log "mock_upstream pid $MOCK_PID on port $MOCK_PORT"
+MOCK_PID=""
+MOCK_PORT=""
+MOCK_URL=""
+if [[ $SERVED == 1 ]]; then
+  "$TOOLS/mock_upstream" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.log" &
+  MOCK_PID=$!
+  PIDS+=("$MOCK_PID")
+  MOCK_PORT=$(wait_listening "$MOCK_PID" "$WORK/mock.out" 10) || { echo "bench: mock_upstream did not start" >&2; exit 1; }
+  MOCK_URL=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+  log "mock_upstream pid $MOCK_PID on port $MOCK_PORT"
+fi
 
 # --- flowrun ---------------------------------------------------------------
 FLOWRUN_PID=""
@@ -311,6 +340,24 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
       failed "g:flowrun" "$FLOWRUN_ERROR"
     fi
   fi
+
+  # Scenario h: in process, no server; CPU us per run of control20 vs burst20.
+  if wants h; then
+    log "scenario h: burst20 vs control20 in process, $H_REPEATS x $H_RUNS runs of each on the mock provider"
+    "$RUNNER_BENCH" --base "$BENCH_DIR/flows/burst20.yaml" --flow "$BENCH_DIR/flows/control20.yaml" \
+      --runs "$H_RUNS" --repeats "$H_REPEATS" --warmup 2000 >"$WORK/runner.out" 2>"$WORK/runner.log" &
+    RUNNER_PID=$!
+    PIDS+=("$RUNNER_PID")
+    status=0
+    wait "$RUNNER_PID" || status=$?
+    forget_pid "$RUNNER_PID"
+    if [[ $status == 0 && -s $WORK/runner.out ]]; then
+      record "$(cat "$WORK/runner.out")"
+      sed 's/^/    /' "$WORK/runner.log" >&2
+    else
+      failed "h:runner" "flowrun_runner_bench exited with status $status: $(tail -c 300 "$WORK/runner.log" | tr '\n"\\' '   ')"
+    fi
+  fi
 done
 
 ELAPSED=$(($(date +%s) - START_TS))
@@ -324,6 +371,7 @@ cat >"$WORK/meta.json" <<EOF
  "loadavg_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)",
  "settings":{"a_count":$A_COUNT,"b_duration_s":$B_DURATION,"c_duration_s":$C_DURATION,"repeat":$REPEAT,
              "b_concurrency":"$B_CONCURRENCY","f_duration_s":$F_DURATION,"g_duration_s":$G_DURATION,
+             "h_runs":$H_RUNS,"h_repeats":$H_REPEATS,
              "scenarios":"$(echo $SCENARIOS)"}}
 EOF
 "$TOOLS/bench_report" "$WORK/meta.json" "$RUNS" "$RESULTS/latest.json"

@@ -234,6 +234,38 @@ void ScenarioD() {
   }
 }
 
+// Scenario h: flowrun_runner_bench's lines (one per repeat of run.sh), each
+// with a value per inner repeat: the cells pool every inner repeat.
+std::vector<double> Pooled(const std::string& label, const std::string& series) {
+  std::vector<double> out;
+  for (auto& run : Runs(label)) {
+    if (run.contains("failed") || !run.contains(series) || !run[series].contains("all")) continue;
+    for (auto& v : run[series]["all"])
+      if (v.is_number()) out.push_back(v.get<double>());
+  }
+  return out;
+}
+
+void ScenarioH() {
+  const std::string label = "h:runner", sc = "h runner control20 vs burst20";
+  const double target = 20;
+  const std::string target_text = "<= " + Num(target, 0) + " us added";
+  if (auto why = Failure(label)) {
+    Add({sc, "CPU per run (us)", "", "FAILED", Short(*why), target_text, "FAIL"});
+    return;
+  }
+  Stat added = Summarise(Pooled(label, "added_cpu_us"));
+  Add({sc, "CPU per run (us): burst20 | control20", Cell(Summarise(Pooled(label, "base_cpu_us")), 2),
+       Cell(Summarise(Pooled(label, "flow_cpu_us")), 2), "+" + Cell(added, 2) + " added", target_text,
+       PassIf(added.ok && added.median <= target)},
+      {{"added_us", added.median}});
+  Stat wall = Summarise(Pooled(label, "added_wall_us"));
+  Add({sc, "wall per run (us): burst20 | control20", Cell(Summarise(Pooled(label, "base_wall_us")), 2),
+       Cell(Summarise(Pooled(label, "flow_wall_us")), 2), "+" + Cell(wall, 2) + " added", "", "info"});
+  Add({sc, "added CPU per control step (us, 20 steps)", "", added.ok ? Num(added.median / 20, 2) : "-", "", "",
+       "info"});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -296,6 +328,7 @@ int main(int argc, char** argv) {
     t.no_errors = true;
     Streams("g", "g C=5000 mock provider 10ms/token", t);
   }
+  if (!Runs("h:runner").empty()) ScenarioH();
   ScenarioD();
   Print(meta);
   json out = {{"meta", meta}, {"table", RowsJson()}, {"targets_met", Passed()}, {"targets_missed", Missed()},

@@ -75,9 +75,12 @@ Task<Interpreter::Outcome> Interpreter::RunStep(const FlowStep& step, Frame fram
     co_return FailureAt(step, frame, "the run went past " + std::to_string(env_.max_steps) +
                                          " steps (the limit of steps per run)");
   }
-  Emit(StepEvent(Event::Type::kStepBefore, step, frame));
+  // One event is step:before and then, retyped, step:after: a step builds
+  // (and copies its id and path into) one event, not two.
+  Event after = StepEvent(Event::Type::kStepBefore, step, frame);
+  Emit(after);
+  after.type = Event::Type::kStepAfter;
   const Clock::time_point started = Clock::now();
-  Event after = StepEvent(Event::Type::kStepAfter, step, frame);
   Activation activation{frame.parent, 0};
   Outcome outcome;
   bool skipped = false;
