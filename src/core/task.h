@@ -3,19 +3,27 @@
 // A task runs when it is awaited (`T value = co_await task;`) or started as
 // a root with StartTask(task, on_done); it resumes on whichever thread
 // completes what it waits for, which for flowrun is always the run's own
-// event loop. Frames stay simple on purpose (GCC 12 has coroutine bugs with
+// event loop. Awaiting runs the task inline until it first suspends; one
+// that finishes without suspending lets its awaiter go on in a plain loop,
+// so a block of many synchronous steps never deepens the stack, whether or
+// not the compiler turns symmetric transfer into tail calls (it does not at
+// -O0 nor under the sanitizers). Frames stay simple on purpose (GCC 12 has coroutine bugs with
 // co_await inside expressions holding capturing lambdas): await into a
 // local, then use it. An exception escaping a task is rethrown to its
 // awaiter (or to StartTask's on_done as an exception_ptr). Not thread-safe:
 // a task and its awaiter belong to one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <optional>
 #include <type_traits>
 #include <utility>
+
+#include "core/frame_allocator.h"
 
 namespace flowrun {
 
@@ -25,7 +33,15 @@ class Task;
 namespace task_detail {
 
 struct PromiseBase {
+  // Frames come from the per-thread frame cache (core/frame_allocator.h).
+  static void* operator new(std::size_t size) { return AllocateFrame(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept { FreeFrame(frame, size); }
+
   std::coroutine_handle<> continuation;  // resumed when this task finishes (none for a root)
+  // Who resumes the awaiter (see Task::await_suspend): kStarting while the
+  // awaiter runs the task inline, kSuspended once it has left, kDone at the end.
+  enum Phase : std::uint8_t { kStarting, kSuspended, kDone };
+  std::atomic<std::uint8_t> phase{kStarting};
   std::exception_ptr error;
   std::function<void()> on_root_done;  // roots only: runs after the result is set
 
@@ -37,7 +53,11 @@ struct PromiseBase {
     template <typename Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       PromiseBase& promise = self.promise();
-      if (promise.continuation) return promise.continuation;
+      if (promise.continuation) {
+        // Still inside the awaiter's await_suspend: it goes on by itself.
+        if (promise.phase.exchange(kDone, std::memory_order_acq_rel) == kStarting) return std::noop_coroutine();
+        return promise.continuation;
+      }
       if (promise.on_root_done) {
         // A root: report, then free the frame (nothing awaits it).
         auto done = std::move(promise.on_root_done);
@@ -98,11 +118,19 @@ class [[nodiscard]] Task {
 
   bool valid() const { return static_cast<bool>(handle_); }
 
-  // Awaiting starts the task and resumes the awaiter when it finishes.
+  // Awaiting runs the task until it first suspends or finishes. Finished:
+  // the awaiter does not suspend (no recursion, however many in a row).
+  // Suspended: the task resumes the awaiter when it finishes, on its thread.
   bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
-    handle_.promise().continuation = awaiter;
-    return handle_;
+  bool await_suspend(std::coroutine_handle<> awaiter) noexcept {
+    auto& promise = handle_.promise();
+    promise.continuation = awaiter;
+    promise.phase.store(task_detail::PromiseBase::kStarting, std::memory_order_relaxed);
+    handle_.resume();
+    // The last touch of anything here: once it says kSuspended, the task may
+    // resume the awaiter at any moment.
+    return promise.phase.exchange(task_detail::PromiseBase::kSuspended, std::memory_order_acq_rel) !=
+           task_detail::PromiseBase::kDone;
   }
   T await_resume() { return handle_.promise().Take(); }
 

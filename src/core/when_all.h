@@ -7,8 +7,8 @@
 // `make(i)` creates the i-th task (0-based) when it is started, so a map
 // over 10 000 items holds no more than `concurrency` frames at a time (0:
 // all at once). Tasks start in index order; when one finishes, the next
-// starts in its place (by symmetric transfer: no recursion, no loop
-// round-trip). Results come back in index order. An exception escaping a
+// starts in its place (in a loop, not by recursion, so tasks that finish at
+// once never deepen the stack; no loop round-trip). Results come back in index order. An exception escaping a
 // task is rethrown from the co_await once all have finished (the first, by
 // index). Not thread-safe: the awaiter and every task belong to one thread.
 #pragma once
@@ -36,7 +36,7 @@ struct JoinState {
   size_t concurrency = 0;
   size_t started = 0;
   size_t finished = 0;
-  bool starting = false;  // the awaiter is still starting the first tasks: it resumes itself
+  bool starting = false;  // a loop is starting tasks (the awaiter's, or a finished task's): it goes on itself
   std::coroutine_handle<> waiter;
   // Creates task `started` (and counts it), returning its suspended wrapper.
   std::coroutine_handle<> (*start)(void* owner) = nullptr;
@@ -67,8 +67,13 @@ struct ChildPromise {
       JoinState* join = self.promise().join;
       self.destroy();  // suspended, so its frame may go; nothing of it is touched below
       ++join->finished;
-      if (join->CanStart()) return join->StartNext();
-      if (join->finished == join->count && !join->starting) return join->waiter;
+      if (join->starting) return std::noop_coroutine();  // a starting loop below goes on
+      // Start what may start now, each to its first suspension, in a loop:
+      // one that finishes at once comes back here instead of recursing.
+      join->starting = true;
+      while (join->CanStart()) join->StartNext().resume();
+      join->starting = false;
+      if (join->finished == join->count) return join->waiter;
       return std::noop_coroutine();
     }
     void await_resume() noexcept {}
