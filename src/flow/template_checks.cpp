@@ -22,6 +22,21 @@ void CheckInputs(const ConfigNode& node, const std::string& text, const std::vec
   }
 }
 
+// A compiled template or expression checked against what may be read at
+// `scope` (unknown variables, type errors) and the declared inputs; false
+// when that found an error.
+template <typename Compiled>
+bool CheckCompiled(const ConfigNode& node, const std::string& text, const Compiled& compiled, const BlockScope& scope,
+                   const Flow& flow, const CompileContext& context) {
+  const size_t errors_before = context.diagnostics.size();
+  for (const auto& problem : compiled.Check(expr::CheckScope{scope.roots})) {
+    context.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
+                    problem.message);
+  }
+  CheckInputs(node, text, compiled.Reads(), flow, context);
+  return context.diagnostics.size() == errors_before;
+}
+
 }  // namespace
 
 std::optional<Template> StepCompiler::CompileTemplate(const std::string& name, const ConfigNode& node,
@@ -33,13 +48,7 @@ std::optional<Template> StepCompiler::CompileTemplate(const std::string& name, c
     context_.ErrorAt(OffsetLocation(node, text, error.offset, 1), "in '" + name + "': " + error.message);
     return std::nullopt;
   }
-  const size_t errors_before = context_.diagnostics.size();
-  for (const auto& problem : compiled->Check(expr::CheckScope{scope.roots})) {
-    context_.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
-                     problem.message);
-  }
-  CheckInputs(node, text, compiled->Reads(), flow_, context_);
-  if (context_.diagnostics.size() != errors_before) return std::nullopt;
+  if (!CheckCompiled(node, text, *compiled, scope, flow_, context_)) return std::nullopt;
   return compiled;
 }
 
@@ -54,13 +63,7 @@ std::optional<expr::Expression> StepCompiler::CompileExpression(const std::strin
                      "in '" + name + "': " + error.message);
     return std::nullopt;
   }
-  const size_t errors_before = context_.diagnostics.size();
-  for (const auto& problem : compiled->Check(expr::CheckScope{scope.roots})) {
-    context_.ErrorAt(OffsetLocation(node, text, problem.where.offset, static_cast<int>(problem.where.length)),
-                     problem.message);
-  }
-  CheckInputs(node, text, compiled->Reads(), flow_, context_);
-  if (context_.diagnostics.size() != errors_before) return std::nullopt;
+  if (!CheckCompiled(node, text, *compiled, scope, flow_, context_)) return std::nullopt;
   return compiled;
 }
 
