@@ -156,8 +156,15 @@ Task<Interpreter::Outcome> Interpreter::RunAttempt(const FlowStep& step, Frame f
     Outcome ran = co_await RunControl(step, inner, after);
     outcome = std::move(ran);
   } else {
+    const long long prompt_before = result_.counters.prompt_tokens;
+    const long long completion_before = result_.counters.completion_tokens;
     Outcome ran = co_await RunLeaf(step, inner, activation);
     outcome = std::move(ran);
+    if (step.step->ReportsUsage()) {
+      after.has_usage = true;
+      after.prompt_tokens = result_.counters.prompt_tokens - prompt_before;
+      after.completion_tokens = result_.counters.completion_tokens - completion_before;
+    }
   }
   if (timer != 0) env_.loop.CancelTimer(timer);
   // A step stopped by its own timeout fails with that reason, wherever inside it the stop was noticed.
