@@ -54,37 +54,38 @@ TEST(OpenAiBlock, FalseOptsOut) {
 TEST(OpenAiBlock, MistakesAreCompilerStyleErrors) {
   EXPECT_EQ(Load("openai: yes please\n").diagnostics.ToString(),
             "flows/chat.yaml:7:9: error: 'openai' must be false or a mapping like {model: my-assistant}, got a string\n"
-            "openai: yes please\n"
-            "        ^~~~~~~~~~\n");
+            "    openai: yes please\n"
+            "            ^~~~~~~~~~\n");
   EXPECT_EQ(Load("openai:\n  modle: x\n").diagnostics.ToString(),
             "flows/chat.yaml:8:3: error: unknown key 'modle' in 'openai'; did you mean 'model'?\n"
-            "  modle: x\n"
-            "  ^~~~~\n");
+            "      modle: x\n"
+            "      ^~~~~\n");
   EXPECT_EQ(Load("openai:\n  model: \"my model\"\n").diagnostics.ToString(),
             "flows/chat.yaml:8:10: error: model id 'my model' may only hold letters, digits, '.', '_', '-', ':' "
             "and '/' (at most 128)\n"
-            "  model: \"my model\"\n"
-            "         ^~~~~~~~~~\n");
+            "      model: \"my model\"\n"
+            "             ^~~~~~~~~~\n");
   EXPECT_EQ(Load("openai:\n  pass_through: [temprature, top_k]\n").diagnostics.ToString(),
             "flows/chat.yaml:8:18: error: 'openai.pass_through' cannot hold 'temprature'; did you mean "
             "'temperature'? (it takes temperature, max_tokens, max_completion_tokens)\n"
-            "  pass_through: [temprature, top_k]\n"
-            "                 ^~~~~~~~~~\n"
+            "      pass_through: [temprature, top_k]\n"
+            "                     ^~~~~~~~~~\n"
             "flows/chat.yaml:8:30: error: 'openai.pass_through' cannot hold 'top_k' (it takes temperature, "
             "max_tokens, max_completion_tokens)\n"
-            "  pass_through: [temprature, top_k]\n"
-            "                             ^~~~~\n");
+            "      pass_through: [temprature, top_k]\n"
+            "                                 ^~~~~\n");
   const std::string line = "  input: {mesage: last_user_message, history: last_usr_message, topic: messages}";
+  const std::string indented = "    " + line;  // as diagnostics quote it
   EXPECT_EQ(Load("openai:\n" + line + "\n").diagnostics.ToString(),
             "flows/chat.yaml:8:11: error: 'openai.input' maps 'mesage', which is not an input of the flow; did "
-            "you mean 'message'?\n" + line + "\n"
-            "          ^~~~~~\n"
+            "you mean 'message'?\n" + indented + "\n"
+            "              ^~~~~~\n"
             "flows/chat.yaml:8:47: error: unknown message source 'last_usr_message'; did you mean "
-            "'last_user_message'? (use last_user_message, earlier_messages, messages or system)\n" + line + "\n"
-            "                                              ^~~~~~~~~~~~~~~~\n"
+            "'last_user_message'? (use last_user_message, earlier_messages, messages or system)\n" + indented + "\n"
+            "                                                  ^~~~~~~~~~~~~~~~\n"
             "flows/chat.yaml:8:72: error: 'messages' gives messages, but input 'topic' is of type string\n" +
-                line + "\n"
-            "                                                                       ^~~~~~~~\n");
+                indented + "\n"
+            "                                                                           ^~~~~~~~\n");
 }
 
 TEST(OpenAiBlock, TwoFlowsWithOneModelIdClash) {
