@@ -157,6 +157,7 @@ void LogFlows(const std::vector<std::shared_ptr<const Flow>>& flows, const std::
   for (const auto& flow : flows) {
     LogInfo("flow '" + flow->name + "' (" + flow->file + ") at POST " + base + flow->endpoint);
     for (const auto& step : flow->steps) {
+      if (!step.step) continue;  // a control step: its nested steps are not listed
       std::string description = step.step->Describe();
       if (!description.empty()) LogInfo("  step '" + step.id + "' (" + step.type + "): " + description);
     }

@@ -204,6 +204,7 @@ Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame fram
   context.loop = &env_.loop;
   context.scope = &step_scope;
   context.flow = env_.flow;
+  context.model_overrides = env_.model_overrides;
   const uint64_t chunks_before = activation.chunks;
   Status status = co_await RunStepObject(*step.step, context);
   step_scope.RemoveCallback(bridge);  // it refers to this frame's token

@@ -71,6 +71,10 @@ class LlmStreamStep : public Step {
   Status BuildRequest(StepContext& context, ChatRequest* out) const {
     ChatRequest& request = *out;
     request = request_template_;
+    if (const ModelOverrides* overrides = context.model_overrides) {
+      if (overrides->temperature) request.temperature = overrides->temperature;
+      if (overrides->max_tokens) request.max_tokens = overrides->max_tokens;
+    }
     if (system_) {
       std::string system_text;
       Status rendered = system_->Render(context.state, &system_text);

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,14 @@ struct RunCounters {
   std::map<const Step*, int> step_calls;  // calls so far in this run, by step (only steps that count)
 };
 
+// Sampling settings a run's caller may impose on every model step of the
+// run (the OpenAI facade's pass_through fields); unset ones leave the step's
+// own. Plain values.
+struct ModelOverrides {
+  std::optional<double> temperature;
+  std::optional<int> max_tokens;
+};
+
 // What a step sees of the run it belongs to. Owned by the runner.
 struct StepContext {
   const std::string& step_id;
@@ -53,6 +62,8 @@ struct StepContext {
   EventLoop* loop = nullptr;
   CancelScope* scope = nullptr;
   FlowControl* flow = nullptr;
+  // Set by the runner when the run's caller overrides sampling settings.
+  const ModelOverrides* model_overrides = nullptr;
 };
 
 class Step {
