@@ -24,7 +24,8 @@ const COMPLETION_TOKENS = 6;
 
 let server, upstream, client;
 
-// A fake OpenAI-compatible upstream; what it does depends on the request's `model`.
+// A fake OpenAI-compatible upstream; what it does depends on the first part of the path
+// (each flow's base_url is http://127.0.0.1:<port>/<behaviour>/v1).
 const upstreamSeen = { requests: [], hangClosedAt: null, hangOpen: 0 };
 function chunk(delta, finishReason = null) {
   return `data: ${JSON.stringify({
@@ -39,8 +40,9 @@ function startUpstream() {
     req.on("end", () => {
       const request = JSON.parse(body);
       upstreamSeen.requests.push(request);
+      const behaviour = req.url.split("/")[1];
       res.writeHead(200, { "Content-Type": "text/event-stream" });
-      if (request.model === "usage") {
+      if (behaviour === "usage") {
         res.write(chunk({ role: "assistant", content: "" }));
         res.write(chunk({ content: "Counted" }));
         res.write(chunk({ content: " answer." }));
@@ -48,11 +50,11 @@ function startUpstream() {
         res.write(`data: ${JSON.stringify({ id: "chatcmpl-up", object: "chat.completion.chunk", choices: [],
           usage: { prompt_tokens: 11, completion_tokens: 2, total_tokens: 13 } })}\n\n`);
         res.end("data: [DONE]\n\n");
-      } else if (request.model === "drop") {
+      } else if (behaviour === "drop") {
         res.write(chunk({ content: "Partial" }));
         res.write(chunk({ content: " answer" }));
         setTimeout(() => res.socket.destroy(), 100);  // no finish_reason, no [DONE], no last chunk
-      } else if (request.model === "hang") {
+      } else if (behaviour === "hang") {
         upstreamSeen.hangOpen++;
         res.write(chunk({ content: "Thinking" }));
         const timer = setInterval(() => res.write(": keep-alive\n\n"), 50);
@@ -62,7 +64,7 @@ function startUpstream() {
           upstreamSeen.hangClosedAt = performance.now();
         });
       } else {
-        res.end(`data: {"error": {"message": "unknown fake model ${request.model}"}}\n\n`);
+        res.end(`data: {"error": {"message": "the fake upstream has no behaviour '${behaviour}'"}}\n\n`);
       }
     });
   });
@@ -71,10 +73,10 @@ function startUpstream() {
 
 before(async () => {
   upstream = await startUpstream();
-  const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/v1`;
+  const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
   const flows = path.join(tmp, "flows");
   fs.mkdirSync(flows);
-  const real = (model) => ({ provider: "openai", base_url: upstreamUrl, model, max_attempts: 1 });
+  const real = (behaviour) => ({ provider: "openai", base_url: `${upstreamUrl}/${behaviour}/v1`, max_attempts: 1 });
   fs.writeFileSync(path.join(flows, "chat.yaml"), chatFlow({ name: "chat", endpoint: "/chat", llm: { mock_reply: REPLY } }));
   fs.writeFileSync(path.join(flows, "capped.yaml"), chatFlow({
     name: "capped", endpoint: "/capped", llm: { mock_reply: "one two three four five", max_tokens: 3 },
