@@ -57,8 +57,9 @@ bench: build
 	@cmake --build $(BUILD)/bench -j 2
 	@bench/run.sh $(BUILD)
 
-# Browser and scale-out tests (tests/e2e/README.md): the playground in Debian's headless
-# Chromium via playwright-core, and nginx (examples/nginx/flowrun.conf) in front of two replicas.
+# Browser, scale-out and SDK tests (tests/e2e/README.md): the playground in Debian's headless
+# Chromium via playwright-core, nginx (examples/nginx/flowrun.conf) in front of two replicas,
+# and the official openai npm SDK against /v1.
 .PHONY: e2e
 e2e: build
 	@scripts/install-e2e-deps.sh

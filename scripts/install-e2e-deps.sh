@@ -5,7 +5,8 @@
 #     prefix; the package's system service is stopped and disabled so it never
 #     holds port 80 or gets in the way)
 #   - Node.js and npm, only if missing (the machine image normally ships them)
-#   - playwright-core, pinned in tests/e2e/package-lock.json, into tests/e2e/node_modules
+#   - playwright-core and openai (the official SDK), pinned in tests/e2e/package-lock.json,
+#     into tests/e2e/node_modules
 # Never runs `npx playwright install`: browsers cannot be downloaded here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,11 +45,16 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   fi
 fi
 
-# playwright-core from the committed lock file; skipped when the pinned version is present.
-want=$(node -p 'require("./tests/e2e/package-lock.json").packages["node_modules/playwright-core"].version')
-have=$(node -p 'try { require("./tests/e2e/node_modules/playwright-core/package.json").version } catch (e) { "" }')
-if [[ "$have" != "$want" ]]; then
-  echo "install-e2e-deps: npm ci (playwright-core $want)"
+# playwright-core and openai (the official SDK the facade tests use) from the committed lock
+# file; skipped when the pinned versions are both present.
+stale=()
+for package in playwright-core openai; do
+  want=$(node -p "require('./tests/e2e/package-lock.json').packages['node_modules/$package'].version")
+  have=$(node -p "try { require('./tests/e2e/node_modules/$package/package.json').version } catch (e) { '' }")
+  [[ "$have" == "$want" ]] || stale+=("$package $want")
+done
+if [[ ${#stale[@]} -gt 0 ]]; then
+  echo "install-e2e-deps: npm ci ($(IFS=,; echo "${stale[*]}" | sed 's/,/, /g'))"
   started=$SECONDS
   # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core has no install hook, but be explicit.
   (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

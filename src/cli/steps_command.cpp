@@ -28,6 +28,13 @@ int StepsCommand(const std::vector<std::string>& args, CommandContext& context) 
   }
   std::cout << "every step also takes:\n";
   for (const auto& param : CommonStepParams()) print_param(param);
+  // Not a step's, but the other place a flow file takes parameters.
+  std::cout << "a flow's `openai:` block (false: not served at /v1), its model at /v1/chat/completions:\n"
+               "  model (string, default the flow's name): the id clients send\n"
+               "  pass_through (list): request fields its model steps take [temperature|max_tokens|"
+               "max_completion_tokens]\n"
+               "  input (mapping): input name -> what of the messages it gets, default message: last_user_message, "
+               "history: earlier_messages [last_user_message|earlier_messages|messages|system]\n";
   return 0;
 }
 

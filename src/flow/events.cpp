@@ -54,6 +54,9 @@ nlohmann::json EventData(const Event& event) {
     if (event.skipped) out["skipped"] = true;
     if (!event.handled_error.empty()) out["error"] = event.handled_error;
     if (event.attempts > 1) out["attempts"] = event.attempts;
+    if (event.has_usage) {
+      out["usage"] = {{"prompt_tokens", event.prompt_tokens}, {"completion_tokens", event.completion_tokens}};
+    }
   }
   return out;
 }

@@ -32,6 +32,10 @@ struct Event {
   bool skipped = false;        // its `if:` did not hold
   std::string handled_error;   // the error its on_error (continue or steps) handled
   int attempts = 1;            // runs of the step (more than 1 after a retry)
+  // A model step's token usage (Step::ReportsUsage), 0 where none was reported.
+  bool has_usage = false;
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
 };
 
 // "step:before", "step:after", "chunk", "error", "done".

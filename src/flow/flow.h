@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/diagnostics.h"
@@ -92,6 +93,18 @@ struct FlowStep {
   bool IsControl() const { return control != nullptr; }
 };
 
+// The flow's `openai:` block: how it shows as a model at
+// /v1/chat/completions. Defaults: exposed under its name, nothing passed
+// through, the last user message to `message` and the messages before it to
+// `history` (each only when the flow declares that input).
+struct OpenAiSpec {
+  bool exposed = true;     // `openai: false` opts out
+  std::string model;       // the model id; empty: the flow's name
+  std::vector<std::string> pass_through;  // request fields that reach the model steps
+  // input name -> source (see kOpenAiInputSources); empty: the default mapping
+  std::vector<std::pair<std::string, std::string>> input;
+};
+
 struct Flow {
   std::string file;  // where it was loaded from ("" when from a string)
   std::string name;
@@ -111,7 +124,11 @@ struct Flow {
     bool conditional = false;
   };
   std::vector<CallSite> calls;
+  OpenAiSpec openai;
   std::shared_ptr<const FlowGraph> graph;  // its picture (flowrun graph, the playground); never null once loaded
 };
+
+// The id a flow answers to at /v1 (its openai.model, else its name).
+inline std::string OpenAiModelId(const Flow& flow) { return flow.openai.model.empty() ? flow.name : flow.openai.model; }
 
 }  // namespace flowrun

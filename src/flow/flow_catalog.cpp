@@ -23,6 +23,15 @@ std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const
     clashes.push_back("flows '" + first.name + "' (" + first.file + ") and '" + flow->name + "' (" + flow->file +
                       ") both use endpoint " + flow->endpoint);
   }
+  std::map<std::string, const Flow*> models;  // ids at /v1/chat/completions
+  for (const auto& flow : flows) {
+    if (!flow->openai.exposed) continue;
+    auto [owner, added] = models.emplace(OpenAiModelId(*flow), flow.get());
+    if (added) continue;
+    const Flow& first = *owner->second;
+    clashes.push_back("flows '" + first.name + "' (" + first.file + ") and '" + flow->name + "' (" + flow->file +
+                      ") both use model id '" + owner->first + "'; give one of them another with openai.model");
+  }
   return clashes;
 }
 

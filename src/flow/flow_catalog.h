@@ -22,7 +22,8 @@ namespace flowrun {
 
 // Every pair of flows that would share an endpoint, in the words `serve`
 // refuses them with: "flows 'a' (a.yaml) and 'b' (b.yaml) both use endpoint
-// /chat". Empty when every endpoint is taken once.
+// /chat", and every pair that would answer to one model id at /v1 ("... both
+// use model id 'x'; give one of them another with openai.model"). Empty when there are none.
 std::vector<std::string> EndpointClashes(const std::vector<std::shared_ptr<const Flow>>& flows);
 
 class FlowCatalog {

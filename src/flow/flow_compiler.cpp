@@ -6,11 +6,12 @@
 #include "core/json_text.h"
 #include "flow/compile_context.h"
 #include "flow/flow_checks.h"
+#include "flow/openai_compiler.h"
 
 namespace flowrun {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"version", "name", "description", "endpoint", "input", "steps"};
+const std::vector<std::string> kTopLevelKeys = {"version", "name", "description", "endpoint", "input", "steps", "openai"};
 const std::vector<std::string> kInputFieldKeys = {"type", "required", "default", "max_length", "description"};
 
 bool IsNameChar(char c, bool tilde) {
@@ -145,7 +146,8 @@ void CompileHeader(const ConfigNode& root, const CompileContext& context, Flow& 
 }  // namespace
 
 bool IsReservedPath(const std::string& path) {
-  return path == "/" || path == "/flows" || path == "/healthz" || path == "/metrics";
+  return path == "/" || path == "/flows" || path == "/healthz" || path == "/metrics" ||
+         path == "/v1/chat/completions" || path == "/v1/models" || path.starts_with("/v1/models/");
 }
 
 std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegistry& registry,
@@ -162,6 +164,7 @@ std::shared_ptr<const Flow> CompileFlow(const ConfigNode& root, const StepRegist
   context.CheckKeys(root, kTopLevelKeys, "the flow");
   CompileHeader(root, context, *flow);
   if (const ConfigNode* input = root.Find("input")) CompileInputs(*input, context, *flow);
+  if (const ConfigNode* openai = root.Find("openai")) CompileOpenAi(*openai, context, *flow);
   const ConfigNode* steps = root.Find("steps");
   if (steps == nullptr) {
     context.ErrorAt({1, 1, 1}, "missing 'steps' (the list of steps to run)");

@@ -159,8 +159,15 @@ Task<Interpreter::Outcome> Interpreter::RunAttempt(const FlowStep& step, Frame f
     Outcome ran = co_await RunControl(step, inner, after);
     outcome = std::move(ran);
   } else {
+    const long long prompt_before = result_.counters.prompt_tokens;
+    const long long completion_before = result_.counters.completion_tokens;
     Outcome ran = co_await RunLeaf(step, inner, activation);
     outcome = std::move(ran);
+    if (step.step->ReportsUsage()) {
+      after.has_usage = true;
+      after.prompt_tokens = result_.counters.prompt_tokens - prompt_before;
+      after.completion_tokens = result_.counters.completion_tokens - completion_before;
+    }
   }
   if (timer != 0) env_.loop.CancelTimer(timer);
   // A step stopped by its own timeout fails with that reason, wherever inside it the stop was noticed.
@@ -200,6 +207,7 @@ Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame fram
   context.loop = &env_.loop;
   context.scope = &step_scope;
   context.flow = env_.flow;
+  context.model_overrides = env_.model_overrides;
   const uint64_t chunks_before = activation.chunks;
   Status status = co_await RunStepObject(*step.step, context);
   step_scope.RemoveCallback(bridge);  // it refers to this frame's token

@@ -65,6 +65,8 @@ struct RunEnvironment {
   // The flows `call` steps may run (may be null: then a call fails).
   std::shared_ptr<const FlowLibrary> library;
   int max_steps = kMaxStepsPerRun;
+  // Sampling settings for every model step of the run (may be null: none).
+  const ModelOverrides* model_overrides = nullptr;
 };
 
 // `input` must already be validated by flow.input. `done` is always the last

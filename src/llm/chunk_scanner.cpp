@@ -1,6 +1,7 @@
 // A recursive-descent JSON reader specialised for the path
-// root -> "choices"[0] -> "delta" -> "content". Every value is validated as
-// RFC 8259 JSON; declining (returning false) is always safe.
+// root -> "choices"[0] -> "delta" -> "content" (plus the choice's
+// "finish_reason" and whether the root has a "usage"). Every value is
+// validated as RFC 8259 JSON; declining (returning false) is always safe.
 #include "llm/chunk_scanner.h"
 
 #include <cstdint>
@@ -76,6 +77,7 @@ class Scanner {
   bool Root(ScannedChunk* out) {
     bool seen_choices = false;
     bool seen_error = false;
+    bool seen_usage = false;
     return Object([&](const std::string& key) {
       if (key == "choices") {
         if (std::exchange(seen_choices, true)) return false;  // a repeat: let the general parser decide
@@ -84,6 +86,11 @@ class Scanner {
       if (key == "error") {
         if (std::exchange(seen_error, true)) return false;
         out->has_error = !IsNull();
+        return Value(1);
+      }
+      if (key == "usage") {
+        if (std::exchange(seen_usage, true)) return false;
+        out->has_usage = !IsNull();
         return Value(1);
       }
       return Value(1);
@@ -110,6 +117,7 @@ class Scanner {
       if (key == "finish_reason") {
         if (std::exchange(seen_finish, true)) return false;
         out->finished = !IsNull();
+        if (p_ < end_ && *p_ == '"') return String(&out->finish_reason);
         return Value(3);
       }
       return Value(3);

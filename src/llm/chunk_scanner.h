@@ -1,7 +1,8 @@
 // ScanOpenAiChunk: the fast path for reading one streamed chat.completion.chunk
 // (one call per token). A single pass over the bytes that validates the JSON
 // and picks out what ParseOpenAiChunk needs, without nlohmann's lexer (a
-// third of the per-token cost in the benchmark's profile). It declines
+// third of the per-token cost in the benchmark's profile). It only notes
+// whether a chunk carries usage, so a token's chunk costs no more. It declines
 // whatever it is not sure about (a repeated key on the path, exponents, lone
 // surrogates, broken JSON or UTF-8, ...) and the general parser decides.
 // Stateless; thread-safe.
@@ -13,9 +14,13 @@
 namespace flowrun {
 
 struct ScannedChunk {
-  std::string content;     // choices[0].delta.content when a string, else empty
-  bool finished = false;   // choices[0].finish_reason is present and not null
-  bool has_error = false;  // the root's "error" is present and not null
+  std::string content;        // choices[0].delta.content when a string, else empty
+  bool finished = false;      // choices[0].finish_reason is present and not null
+  std::string finish_reason;  // choices[0].finish_reason when a string, else empty
+  bool has_error = false;     // the root's "error" is present and not null
+  // The root's "usage" is present and not null (only the last chunk of a
+  // stream asked for usage): the caller reads it with the general parser.
+  bool has_usage = false;
 };
 
 // True when `data` is one valid JSON object and `*out` says what it means;

@@ -57,12 +57,18 @@ enum class StreamFault {
   kOther,
 };
 
-// How one Stream call went.
+// How one Stream call went. Providers that report no usage leave it 0.
 struct StreamStats {
   int attempts = 0;     // upstream requests started (0 if cancelled before any)
   int retries = 0;      // attempts after the first
   int http_status = 0;  // status of the last response, 0 when none arrived
   StreamFault fault = StreamFault::kNone;
+  // What the (last) attempt's upstream reported: choices[0].finish_reason
+  // ("stop", "length", ...; empty when none was a string), and its token
+  // usage, 0 where it reported none.
+  std::string finish_reason;
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
 };
 
 // What an asynchronous model call runs with besides the request. All of it

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/loop_awaitables.h"
@@ -59,48 +61,92 @@ std::vector<std::string_view> Tokens(std::string_view reply) {
   return tokens;
 }
 
+// Whitespace-separated words of every message sent: the mock's prompt tokens.
+long long PromptTokens(const ChatRequest& request) {
+  long long words = 0;
+  for (const ChatMessage& message : request.messages) {
+    bool in_word = false;
+    for (char c : message.content) {
+      if (!IsSpace(c) && !in_word) ++words;
+      in_word = !IsSpace(c);
+    }
+  }
+  return words;
+}
+
+// Cuts `tokens` to the request's max_tokens, and says how the answer ends.
+std::string Limit(const ChatRequest& request, std::vector<std::string_view>* tokens) {
+  if (request.max_tokens && *request.max_tokens >= 0 && tokens->size() > static_cast<size_t>(*request.max_tokens)) {
+    tokens->resize(static_cast<size_t>(*request.max_tokens));
+    return "length";
+  }
+  return "stop";
+}
+
+void StartStats(const ChatRequest& request, StreamStats* stats) {
+  if (stats == nullptr) return;
+  *stats = StreamStats();
+  stats->attempts = 1;
+  stats->prompt_tokens = PromptTokens(request);
+}
+
+// A finished answer: how it ended and what it streamed.
+void FinishStats(std::string finish_reason, size_t streamed, StreamStats* stats) {
+  if (stats == nullptr) return;
+  stats->finish_reason = std::move(finish_reason);
+  stats->completion_tokens = static_cast<long long>(streamed);
+}
+
 class MockClient : public LlmClient {
  public:
   explicit MockClient(MockConfig config) : config_(config) {}
 
   Status Stream(const ChatRequest& request, const DeltaCallback& on_delta,
                 const Cancellation& cancel) override {
+    return StreamWithStats(request, on_delta, cancel, nullptr);
+  }
+
+  Status StreamWithStats(const ChatRequest& request, const DeltaCallback& on_delta, const Cancellation& cancel,
+                         StreamStats* stats) override {
+    StartStats(request, stats);
     const std::string reply = Reply(request);
-    for (std::string_view token : Tokens(reply)) {
+    std::vector<std::string_view> tokens = Tokens(reply);
+    std::string finish_reason = Limit(request, &tokens);
+    for (std::string_view token : tokens) {
       if (config_.delay_ms > 0 && !SleepUnlessCancelled(config_.delay_ms, cancel)) {
-        return Status::Error("cancelled");
+        return Cancelled(stats);
       }
-      if (cancel.IsCancelled()) return Status::Error("cancelled");
-      if (!on_delta(token)) return Status::Error("cancelled");
+      if (cancel.IsCancelled()) return Cancelled(stats);
+      if (!on_delta(token)) return Cancelled(stats);
       // A paced token goes out on its own; unpaced ones go out together.
-      if (config_.delay_ms > 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
+      if (config_.delay_ms > 0 && !on_delta(std::string_view())) return Cancelled(stats);
     }
-    if (config_.delay_ms == 0 && !on_delta(std::string_view())) return Status::Error("cancelled");
+    if (config_.delay_ms == 0 && !on_delta(std::string_view())) return Cancelled(stats);
+    FinishStats(std::move(finish_reason), tokens.size(), stats);
     return Status::Ok();
   }
 
   Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) override {
-    if (context.stats != nullptr) {
-      *context.stats = StreamStats();
-      context.stats->attempts = 1;
-    }
+    StartStats(request, context.stats);
     const std::string reply = Reply(request);
-    const std::vector<std::string_view> tokens = Tokens(reply);
+    std::vector<std::string_view> tokens = Tokens(reply);
+    std::string finish_reason = Limit(request, &tokens);
     const std::chrono::milliseconds delay(config_.delay_ms);
     for (std::string_view token : tokens) {
       if (delay.count() > 0) {
         const bool slept = co_await Sleep(context.loop, delay, &context.scope);
-        if (!slept) co_return Cancelled(context);
+        if (!slept) co_return Cancelled(context.stats);
       }
-      if (context.scope.cancelled() || !on_delta(token)) co_return Cancelled(context);
-      if (delay.count() > 0 && !on_delta(std::string_view())) co_return Cancelled(context);
+      if (context.scope.cancelled() || !on_delta(token)) co_return Cancelled(context.stats);
+      if (delay.count() > 0 && !on_delta(std::string_view())) co_return Cancelled(context.stats);
     }
-    if (delay.count() == 0 && !on_delta(std::string_view())) co_return Cancelled(context);
+    if (delay.count() == 0 && !on_delta(std::string_view())) co_return Cancelled(context.stats);
+    FinishStats(std::move(finish_reason), tokens.size(), context.stats);
     co_return Status::Ok();
   }
 
-  static Status Cancelled(StreamContext& context) {
-    if (context.stats != nullptr) context.stats->fault = StreamFault::kCancelled;
+  static Status Cancelled(StreamStats* stats) {
+    if (stats != nullptr) stats->fault = StreamFault::kCancelled;
     return Status::Error("cancelled");
   }
 

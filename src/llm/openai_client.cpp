@@ -90,6 +90,7 @@ class OpenAiClient : public LlmClient {
       driver->GiveBack(easy);
       counts.http_status = static_cast<int>(result.http_status);
       counts.fault = result.fault;
+      NoteAnswer(result, counts);
       if (result.status.ok()) co_return result.status;
       NextStep next = AfterFailure(result, attempt, max_attempts);
       if (!next.retry) co_return next.final;
@@ -134,6 +135,7 @@ class OpenAiClient : public LlmClient {
       AttemptResult result = exchange.RunAlone(lease.handles(), url_, body, cancel);
       counts.http_status = static_cast<int>(result.http_status);
       counts.fault = result.fault;
+      NoteAnswer(result, counts);
       if (result.status.ok()) return result.status;
       NextStep next = AfterFailure(result, attempt, max_attempts);
       if (!next.retry) return next.final;
@@ -157,6 +159,13 @@ class OpenAiClient : public LlmClient {
     LogWarn(message + "; retrying in " + std::to_string(next.wait_ms) + " ms (attempt " +
             std::to_string(attempt + 1) + " of " + std::to_string(max_attempts) + ")");
     return next;
+  }
+
+  // How the attempt's answer ended, and what it cost.
+  static void NoteAnswer(const AttemptResult& result, StreamStats& counts) {
+    counts.finish_reason = result.finish_reason;
+    counts.prompt_tokens = result.prompt_tokens;
+    counts.completion_tokens = result.completion_tokens;
   }
 
   static Status Cancelled(StreamStats& counts) {

@@ -4,6 +4,7 @@
 // declines, a SAX handler rather than a DOM.
 #include "llm/openai_wire.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 
@@ -18,6 +19,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kRedacted = "[redacted]";
+// Larger counts (nonsense from a server) are clamped here.
+constexpr json::number_unsigned_t kMaxTokenCount = 1ULL << 53;
 
 // The message inside an "error" member, which servers spell differently:
 // OpenAI uses an object with "message", some proxies a bare string.
@@ -31,10 +34,10 @@ std::string ErrorText(const json& error) {
 }
 
 // Reads what ParseOpenAiChunk needs from a chat.completion.chunk without
-// building a DOM: whether the root is an object, whether its "error" member
-// is non-null, choices[0].delta.content (when a string) and whether
-// choices[0].finish_reason is non-null. A repeated key counts as its last
-// occurrence, as in a DOM.
+// building a DOM: whether the root is an object, whether its "error" and
+// "usage" members are non-null, choices[0].delta.content (when a string) and
+// choices[0].finish_reason (whether non-null, and its text). A repeated key
+// counts as its last occurrence, as in a DOM.
 //
 // The interesting values lie on one path, root -> "choices" array -> first
 // element -> "delta" object, so the state is how many of those containers
@@ -45,7 +48,9 @@ class ChunkSax final : public nlohmann::json_sax<json> {
   bool root_is_object() const { return root_is_object_; }
   bool has_error() const { return has_error_; }
   bool finished() const { return finished_; }
+  bool has_usage() const { return has_usage_; }
   std::string TakeContent() { return std::move(content_); }
+  std::string TakeFinishReason() { return std::move(finish_reason_); }
 
   bool null() override { return Scalar(Kind::kNull, nullptr); }
   bool boolean(bool /*val*/) override { return Scalar(Kind::kOther, nullptr); }
@@ -62,7 +67,10 @@ class ChunkSax final : public nlohmann::json_sax<json> {
   bool key(string_t& val) override {
     if (depth_ != path_) return true;
     if (path_ == kRootLevel) {
-      slot_ = val == "choices" ? Slot::kChoices : val == "error" ? Slot::kError : Slot::kNone;
+      slot_ = val == "choices" ? Slot::kChoices
+              : val == "error" ? Slot::kError
+              : val == "usage" ? Slot::kUsage
+                               : Slot::kNone;
     } else if (path_ == kChoiceLevel) {
       slot_ = val == "delta" ? Slot::kDelta : val == "finish_reason" ? Slot::kFinishReason : Slot::kNone;
     } else if (path_ == kDeltaLevel) {
@@ -79,7 +87,7 @@ class ChunkSax final : public nlohmann::json_sax<json> {
  private:
   enum class Kind { kNull, kString, kObject, kArray, kOther };
   // What the next value at the current path level is, if it matters.
-  enum class Slot { kNone, kRoot, kError, kChoices, kFirstChoice, kDelta, kContent, kFinishReason };
+  enum class Slot { kNone, kRoot, kError, kUsage, kChoices, kFirstChoice, kDelta, kContent, kFinishReason };
   // path_ values: which container on the interesting path is innermost.
   static constexpr int kRootLevel = 1;     // the top-level object
   static constexpr int kChoicesLevel = 2;  // its "choices" array
@@ -102,9 +110,13 @@ class ChunkSax final : public nlohmann::json_sax<json> {
       case Slot::kError:
         has_error_ = kind != Kind::kNull;
         return false;
+      case Slot::kUsage:
+        has_usage_ = kind != Kind::kNull;
+        return false;
       case Slot::kChoices:
         content_.clear();
         finished_ = false;
+        finish_reason_.clear();
         return kind == Kind::kArray;
       case Slot::kFirstChoice:
         return kind == Kind::kObject;
@@ -120,6 +132,11 @@ class ChunkSax final : public nlohmann::json_sax<json> {
         return false;
       case Slot::kFinishReason:
         finished_ = kind != Kind::kNull;
+        if (kind == Kind::kString) {
+          finish_reason_ = std::move(*text);
+        } else {
+          finish_reason_.clear();
+        }
         return false;
     }
     return false;
@@ -155,9 +172,31 @@ class ChunkSax final : public nlohmann::json_sax<json> {
   Slot slot_ = Slot::kRoot;
   bool root_is_object_ = false;
   bool has_error_ = false;
+  bool has_usage_ = false;
   bool finished_ = false;
   std::string content_;
+  std::string finish_reason_;
 };
+
+// A token count as servers send it: a non-negative integer, else 0.
+long long TokenCount(const json& usage, const char* key) {
+  auto found = usage.find(key);
+  // The parser keeps a negative integer signed and a non-negative one unsigned.
+  if (found == usage.end() || !found->is_number_unsigned()) return 0;
+  return static_cast<long long>(std::min(found->get<json::number_unsigned_t>(), kMaxTokenCount));
+}
+
+// Reads the usage of a chunk known to carry one (rare: once per stream).
+// A usage that is not an object counts nothing, never an error.
+void ReadUsage(std::string_view data, OpenAiChunk* chunk) {
+  chunk->has_usage = true;
+  const json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return;
+  auto usage = parsed.find("usage");
+  if (usage == parsed.end() || !usage->is_object()) return;
+  chunk->prompt_tokens = TokenCount(*usage, "prompt_tokens");
+  chunk->completion_tokens = TokenCount(*usage, "completion_tokens");
+}
 
 }  // namespace
 
@@ -166,7 +205,10 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
   for (const auto& message : request.messages) {
     messages.push_back({{"role", message.role}, {"content", message.content}});
   }
-  json body = {{"model", request.model}, {"messages", std::move(messages)}, {"stream", true}};
+  json body = {{"model", request.model},
+               {"messages", std::move(messages)},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
   // Replace invalid UTF-8 rather than throw: user text is not ours to reject here.
@@ -184,6 +226,8 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
   if (ScanOpenAiChunk(data, &scanned) && !scanned.has_error) {
     chunk->content = std::move(scanned.content);
     chunk->finished = scanned.finished;
+    chunk->finish_reason = std::move(scanned.finish_reason);
+    if (scanned.has_usage) ReadUsage(data, chunk);
     return Status::Ok();
   }
   ChunkSax sax;
@@ -199,6 +243,8 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
   }
   chunk->content = sax.TakeContent();
   chunk->finished = sax.finished();
+  chunk->finish_reason = sax.TakeFinishReason();
+  if (sax.has_usage()) ReadUsage(data, chunk);
   return Status::Ok();
 }
 

@@ -15,12 +15,20 @@ namespace flowrun {
 
 // What one `data:` payload of a chat.completion.chunk stream says.
 struct OpenAiChunk {
-  bool done = false;      // the "[DONE]" sentinel
-  std::string content;    // choices[0].delta.content, empty when absent/null
-  bool finished = false;  // choices[0].finish_reason was non-null
+  bool done = false;          // the "[DONE]" sentinel
+  std::string content;        // choices[0].delta.content, empty when absent/null
+  bool finished = false;      // choices[0].finish_reason was non-null
+  std::string finish_reason;  // choices[0].finish_reason when a string ("stop", "length", ...)
+  // A non-null root "usage" (with stream_options.include_usage, the last
+  // chunk before [DONE]): its prompt_tokens and completion_tokens, each 0
+  // when absent or not a non-negative integer.
+  bool has_usage = false;
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
 };
 
-// The JSON body of a streaming chat-completions request.
+// The JSON body of a streaming chat-completions request. It asks for token
+// usage (stream_options.include_usage) in a last chunk.
 std::string BuildChatRequestBody(const ChatRequest& request);
 
 // Parses one data payload into `chunk`. An error Status when the payload is

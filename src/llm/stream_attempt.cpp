@@ -101,6 +101,9 @@ AttemptResult StreamAttempt::Conclude(CURLcode result) {
   outcome.status = Classify(result, http_status, curl_error, &outcome);
   outcome.http_status = http_status;
   outcome.delivered = deltas_delivered_ > 0;
+  outcome.finish_reason = finish_reason_;
+  outcome.prompt_tokens = prompt_tokens_;
+  outcome.completion_tokens = completion_tokens_;
   if (outcome.fault == StreamFault::kHttpStatus) outcome.retry_after_ms = retry_after_ms;
   return outcome;
 }
@@ -235,7 +238,15 @@ bool StreamAttempt::OnEvent(const SseEvent& event) {
       return false;
     }
   }
-  if (chunk.finished) finished_ = true;
+  if (chunk.finished) {
+    finished_ = true;
+    if (!chunk.finish_reason.empty()) finish_reason_ = std::move(chunk.finish_reason);
+  }
+  // Some servers repeat a cumulative usage; the last one counts.
+  if (chunk.has_usage) {
+    prompt_tokens_ = chunk.prompt_tokens;
+    completion_tokens_ = chunk.completion_tokens;
+  }
   return true;
 }
 

@@ -36,6 +36,9 @@ struct AttemptResult {
   bool delivered = false;               // on_delta was called at least once
   bool transient = false;               // the fault is worth retrying
   std::optional<long> retry_after_ms;   // from a Retry-After header
+  std::string finish_reason;            // the last string finish_reason, empty when none
+  long long prompt_tokens = 0;          // from the last "usage", 0 when none arrived
+  long long completion_tokens = 0;
 };
 
 class StreamAttempt final : public LoopTransfer {
@@ -136,6 +139,9 @@ class StreamAttempt final : public LoopTransfer {
   int deltas_delivered_ = 0;
   int deltas_hinted_ = 0;      // deltas_delivered_ at the last flush hint
   bool finished_ = false;      // a finish_reason arrived
+  std::string finish_reason_;  // its text, when a string
+  long long prompt_tokens_ = 0;      // the last usage chunk's
+  long long completion_tokens_ = 0;
   bool got_response_ = false;  // headers (or body) arrived: the idle clock runs
   bool out_of_fds_ = false;    // socket() failed with EMFILE/ENFILE
   Clock::time_point start_;

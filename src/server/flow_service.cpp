@@ -1,12 +1,15 @@
 // Request routing, validation and SSE streaming of flow runs.
 #include "server/flow_service.h"
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "core/descriptors.h"
 #include "core/json_text.h"
 #include "flow/flow_catalog.h"
 #include "server/graph_endpoint.h"
+#include "server/openai_format.h"
 #include "server/stream_session.h"
 
 namespace flowrun {
@@ -104,8 +107,18 @@ Status FlowService::SetFlows(std::vector<std::shared_ptr<const Flow>> flows) {
   for (auto& flow : flows) table->emplace(flow->endpoint, flow);
   auto library = std::make_shared<const FlowLibrary>(flows);
   std::lock_guard<std::mutex> lock(mutex_);
+  auto models = std::make_shared<ModelTable>();
+  for (auto& flow : flows) {
+    if (!flow->openai.exposed) continue;
+    Model model{flow, std::time(nullptr)};
+    if (auto before = models_->find(OpenAiModelId(*flow)); before != models_->end() && before->second.flow == flow) {
+      model.created = before->second.created;
+    }
+    models->emplace(OpenAiModelId(*flow), std::move(model));
+  }
   flows_ = std::move(table);
   library_ = std::move(library);
+  models_ = std::move(models);
   return Status::Ok();
 }
 
@@ -118,6 +131,7 @@ HttpResponse FlowService::Handle(const HttpRequest& request) const {
   RequestInfo info{RequestIdFor(request), request.method, request.path, ""};
   std::optional<HttpResponse> denied = access_.Check(request);
   HttpResponse response = denied ? std::move(*denied) : Route(request, info);
+  if (request.path.starts_with("/v1/")) ToOpenAiError(response);
   access_.Decorate(request, response);
   response.headers.emplace_back("X-Request-Id", info.id);
   metrics_.CountRequest(info.flow, response.status);
@@ -131,6 +145,7 @@ HttpResponse FlowService::Refuse(const std::string& method, const std::string& t
   RequestInfo info{RequestIdFor(HttpRequest{}), method.empty() ? "-" : method, path.empty() ? "-" : path, ""};
   HttpResponse response = JsonError(status, message);
   if (status == 503) response.headers.emplace_back("Retry-After", "1");
+  if (path.starts_with("/v1/")) ToOpenAiError(response);
   response.headers.emplace_back("X-Request-Id", info.id);
   metrics_.CountRequest("", status);
   LogResponse(info, response);
@@ -162,6 +177,12 @@ HttpResponse FlowService::Route(const HttpRequest& request, RequestInfo& info) c
       metrics.body = metrics_.Render(ActiveStreams());
       return metrics;
     }
+    allowed = "GET";
+  } else if (request.path == "/v1/chat/completions") {
+    if (request.method == "POST") return ChatCompletions(request, info);
+    allowed = "POST";
+  } else if (request.path == "/v1/models" || request.path.starts_with("/v1/models/")) {
+    if (is_get) return ListModels(request);
     allowed = "GET";
   } else if (auto found = flows->find(request.path); found != flows->end()) {
     info.flow = found->second->name;
@@ -197,8 +218,7 @@ HttpResponse FlowService::ListFlows(const FlowTable& flows) const {
   return Json(200, {{"flows", list}});
 }
 
-HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request,
-                                         const RequestInfo& info) const {
+std::optional<HttpResponse> FlowService::ReadJsonBody(const HttpRequest& request, nlohmann::json* body) const {
   if (request.body.size() > options_.max_body_bytes) {
     return JsonError(413, "request body is " + std::to_string(request.body.size()) + " bytes; the limit is " +
                               std::to_string(options_.max_body_bytes));
@@ -207,40 +227,43 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   if (!content_type.empty() && !IsJsonContentType(content_type)) {
     return JsonError(415, "content type '" + content_type + "' is not supported; send application/json");
   }
-  nlohmann::json body = nlohmann::json::object();
+  *body = nlohmann::json::object();
   if (request.body.find_first_not_of(" \t\r\n") != std::string::npos) {
     // The shape first: the DOM of many tiny values costs far more than their text.
     if (Status shape = CheckJsonShape(request.body, options_.json_limits); !shape.ok()) {
       return JsonError(400, shape.message());
     }
-    body = nlohmann::json::parse(request.body, nullptr, false);
-    if (body.is_discarded()) return JsonError(400, "the request body is not valid JSON");
+    *body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body->is_discarded()) return JsonError(400, "the request body is not valid JSON");
   }
-  InputError error;
-  auto input = flow->input.Validate(body, &error);
-  if (!input) return JsonError(400, error.message, error.field);
+  return std::nullopt;
+}
 
+std::optional<HttpResponse> FlowService::Admit(int limit_status, std::shared_ptr<StreamSlot>* slot) const {
   // Admission: beyond the limit a client learns at once to come back later.
   if (active_streams_.fetch_add(1) >= options_.max_streams && options_.max_streams > 0) {
     active_streams_.fetch_sub(1);
-    HttpResponse busy = JsonError(503, "the server is at its limit of " + std::to_string(options_.max_streams) +
-                                           " concurrent streams; retry shortly");
+    HttpResponse busy = JsonError(limit_status, "the server is at its limit of " +
+                                                    std::to_string(options_.max_streams) +
+                                                    " concurrent streams; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
     return busy;
   }
-  auto slot = std::make_shared<StreamSlot>(active_streams_);
+  *slot = std::make_shared<StreamSlot>(active_streams_);
   // A stream opens an upstream socket: without descriptors to spare it would
   // fail as if the model were unreachable. Tell the client to come back.
   if (!HaveDescriptorHeadroom(kDescriptorsPerStream)) {
+    slot->reset();
     NoteDescriptorShortage(DescriptorShortage::kAdmission);
     HttpResponse busy = JsonError(503, OutOfDescriptorsMessage() + "; retry shortly");
     busy.headers.emplace_back("Retry-After", "1");
     return busy;
   }
+  return std::nullopt;
+}
 
-  auto events_param = request.query.find("events");
-  StreamSettings settings;
-  settings.all_events = events_param != request.query.end() && events_param->second == "all";
+HttpResponse FlowService::StartStream(std::shared_ptr<StreamSlot> slot, std::shared_ptr<const Flow> flow,
+                                      nlohmann::json input, StreamSettings settings, const RequestInfo& info) const {
   settings.heartbeat = options_.heartbeat;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -249,10 +272,26 @@ HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const
   HttpResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  auto job = std::make_shared<StreamJob>(StreamJob{slot, std::move(flow), std::move(*input), settings, info});
+  auto job = std::make_shared<StreamJob>(
+      StreamJob{std::move(slot), std::move(flow), std::move(input), std::move(settings), info});
   // Not a coroutine itself: RunStream's frame holds its own copies.
   response.stream = [this, job](StreamRun run) { return RunStream(this, job, run); };
   return response;
+}
+
+HttpResponse FlowService::RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request,
+                                         const RequestInfo& info) const {
+  nlohmann::json body;
+  if (auto refused = ReadJsonBody(request, &body)) return std::move(*refused);
+  InputError error;
+  auto input = flow->input.Validate(body, &error);
+  if (!input) return JsonError(400, error.message, error.field);
+  std::shared_ptr<StreamSlot> slot;
+  if (auto busy = Admit(503, &slot)) return std::move(*busy);
+  auto events_param = request.query.find("events");
+  StreamSettings settings;
+  settings.all_events = events_param != request.query.end() && events_param->second == "all";
+  return StartStream(std::move(slot), std::move(flow), std::move(*input), std::move(settings), info);
 }
 
 }  // namespace flowrun

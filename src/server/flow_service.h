@@ -1,7 +1,8 @@
 // FlowService: what the server does with a request, without sockets.
-// Routes GET /, /healthz, /flows, /flows/<name>/graph, /metrics and each
-// flow's POST endpoint; validates the body before any step runs; streams
-// run events as SSE.
+// Routes GET /, /healthz, /flows, /flows/<name>/graph, /metrics, each
+// flow's POST endpoint and the OpenAI-compatible facade (POST
+// /v1/chat/completions, GET /v1/models: openai_endpoint.cpp); validates the
+// body before any step runs; streams run events as SSE.
 // Thread-safe: Handle may be called from many threads at once.
 #pragma once
 
@@ -14,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/cancel_scope.h"
 #include "core/event_loop.h"
 #include "core/status.h"
@@ -24,6 +27,7 @@
 #include "server/json_limits.h"
 #include "server/metrics.h"
 #include "server/request_log.h"
+#include "server/stream_session.h"
 
 namespace flowrun {
 
@@ -55,6 +59,14 @@ class FlowService {
 
   const ServiceOptions& options() const { return options_; }
 
+  // A flow served as a model at /v1; `created` is when that version of the
+  // flow was first served.
+  struct Model {
+    std::shared_ptr<const Flow> flow;
+    int64_t created = 0;
+  };
+  using ModelTable = std::map<std::string, Model>;
+
   size_t ActiveStreams() const { return active_streams_.load(); }
   // Ends every running stream with an error event carrying `reason`
   // (then done). New requests are still admitted; stop the server first.
@@ -69,10 +81,24 @@ class FlowService {
   HttpResponse RunFlowRequest(std::shared_ptr<const Flow> flow, const HttpRequest& request,
                               const RequestInfo& info) const;
   HttpResponse ListFlows(const FlowTable& flows) const;
+  // The body as JSON after the size, content-type and shape checks (an
+  // empty body is {}); else the refusal.
+  std::optional<HttpResponse> ReadJsonBody(const HttpRequest& request, nlohmann::json* body) const;
+
+  // The OpenAI facade (openai_endpoint.cpp).
+  std::shared_ptr<const ModelTable> Models() const;
+  HttpResponse ChatCompletions(const HttpRequest& request, RequestInfo& info) const;
+  HttpResponse ListModels(const HttpRequest& request) const;
 
   // Holds one admission slot; released when the response is destroyed,
   // whether or not its stream ever ran.
   class StreamSlot;
+  // Takes a stream slot (and checks for spare descriptors); else the
+  // refusal, with `limit_status` at --max-streams and Retry-After.
+  std::optional<HttpResponse> Admit(int limit_status, std::shared_ptr<StreamSlot>* slot) const;
+  // The streamed response that runs `flow` on its loop once admitted.
+  HttpResponse StartStream(std::shared_ptr<StreamSlot> slot, std::shared_ptr<const Flow> flow, nlohmann::json input,
+                           StreamSettings settings, const RequestInfo& info) const;
 
   // A stream being run: its loop and scope, so another thread can cancel it
   // by posting there. `scope` is cleared (on the loop) when the stream ends.
@@ -91,6 +117,7 @@ class FlowService {
   mutable std::set<std::shared_ptr<LiveStream>> running_;  // guarded by mutex_
   std::shared_ptr<const FlowTable> flows_ = std::make_shared<FlowTable>();
   std::shared_ptr<const FlowLibrary> library_;  // the served flows by name, for `call`; guarded by mutex_
+  std::shared_ptr<const ModelTable> models_ = std::make_shared<ModelTable>();  // guarded by mutex_
 };
 
 // {"error": message, "field": field} with the given status.

@@ -152,7 +152,8 @@ struct HttpServer::Impl {
       }
       return;
     }
-    DetachCurrentResponse(DetachedStream{result.status, std::move(result.headers), std::move(result.stream)});
+    DetachCurrentResponse(DetachedStream{result.status, std::move(result.headers), std::move(result.stream),
+                                         result.content_type, result.head_waits});
   }
 
   // The front end has read the whole body already, and bounded it by

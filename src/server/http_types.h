@@ -63,6 +63,10 @@ struct StreamRun {
   StreamWriter& writer;
   CancelScope& scope;
   FlowControl& flow;
+  // Set when the response's head waits for its body (HttpResponse::
+  // head_waits): writes the head with this status and content type; call it
+  // once, before the first Write.
+  std::function<void(int status, const std::string& content_type)> start_response = nullptr;
 };
 
 struct HttpResponse {
@@ -73,6 +77,10 @@ struct HttpResponse {
   // When set, the body is an event stream produced by this task on a run
   // loop, which then owns the connection (the response head is already out).
   std::function<Task<void>(StreamRun run)> stream;
+  // The stream's task decides the status and content type itself, once its
+  // run is over (StreamRun::start_response): a buffered answer that may end
+  // in an error status.
+  bool head_waits = false;
 };
 
 }  // namespace flowrun

@@ -32,10 +32,27 @@ struct LoopStream {
 };
 
 Task<void> Serve(LoopStream& s) {
-  s.writer->WriteRaw(StreamResponseHead(s.stream, s.keep_alive));
+  bool head_sent = false;
+  auto send_head = [&s, &head_sent](int status, const std::string& content_type) {
+    if (head_sent) return;
+    head_sent = true;
+    s.stream.status = status;
+    if (!content_type.empty()) s.stream.content_type = content_type;
+    s.writer->WriteRaw(StreamResponseHead(s.stream, s.keep_alive));
+  };
+  StreamRun run{s.loop, *s.writer, s.scope, s.flow};
+  if (s.stream.head_waits) {
+    run.start_response = send_head;
+  } else {
+    send_head(s.stream.status, s.stream.content_type);
+  }
   // Run even when the client is already gone: the run ends at once and the
   // stream is logged and counted like any other.
-  co_await s.stream.body(StreamRun{s.loop, *s.writer, s.scope, s.flow});
+  co_await s.stream.body(run);
+  if (!head_sent) {  // a body that never started its response
+    s.keep_alive = false;
+    send_head(500, "");
+  }
   const bool ended = s.writer->WriteRaw("0\r\n\r\n");
   bool delivered = false;
   if (ended) delivered = co_await s.writer->Drained();
@@ -45,8 +62,12 @@ Task<void> Serve(LoopStream& s) {
 }  // namespace
 
 std::string StreamResponseHead(const DetachedStream& stream, bool keep_alive) {
-  std::string head = "HTTP/1.1 " + std::to_string(stream.status) + (stream.status == 200 ? " OK" : " Stream") +
-                     "\r\nContent-Type: text/event-stream\r\n";
+  const char* reason = stream.status == 200   ? " OK"
+                       : stream.status == 500 ? " Internal Server Error"
+                       : stream.status == 502 ? " Bad Gateway"
+                                              : " Stream";
+  std::string head = "HTTP/1.1 " + std::to_string(stream.status) + reason + "\r\nContent-Type: " +
+                     stream.content_type + "\r\n";
   for (const auto& [name, value] : stream.headers) head += name + ": " + value + "\r\n";
   head += "Transfer-Encoding: chunked\r\n";
   head += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";

@@ -23,9 +23,11 @@ struct DetachedStream {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::function<Task<void>(StreamRun run)> body;
+  std::string content_type = "text/event-stream";
+  bool head_waits = false;  // the body starts the response (StreamRun::start_response)
 };
 
-// The head of a chunked text/event-stream response.
+// The head of a chunked response (text/event-stream unless the stream says otherwise).
 std::string StreamResponseHead(const DetachedStream& stream, bool keep_alive);
 
 using ConnectionDone = std::function<void(std::unique_ptr<ClientConnection> connection, bool keep_alive)>;

@@ -52,9 +52,11 @@ void LogResponse(const RequestInfo& info, const HttpResponse& response) {
   nlohmann::json fields = Fields(info, response.status);
   if (response.status >= 400) {
     auto body = nlohmann::json::parse(response.body, nullptr, false);
-    if (body.is_object() && body.contains("error") && body["error"].is_string()) {
-      line += ": " + body["error"].get<std::string>();
-      fields["error"] = body["error"];
+    nlohmann::json error = body.is_object() ? body.value("error", nlohmann::json()) : nlohmann::json();
+    if (error.is_object()) error = error.value("message", nlohmann::json());  // the OpenAI shape (/v1)
+    if (error.is_string()) {
+      line += ": " + error.get<std::string>();
+      fields["error"] = error;
     }
     LogRecord(LogLevel::kInfo, line, fields);
   } else {

@@ -20,7 +20,8 @@ constexpr std::chrono::milliseconds kUnhintedFlush{10};
 // The state of one stream's writing side; lives in StreamFlow's frame.
 class Session {
  public:
-  Session(const StreamSettings& settings, StreamRun run) : settings_(settings), run_(run) {}
+  Session(const StreamSettings& settings, StreamRun run)
+      : settings_(settings), run_(run), encoder_(settings.encoder.get()) {}
   ~Session() {
     *alive_ = false;  // a WhenClear callback still queued must not reach this
     run_.loop.CancelTimer(heartbeat_timer_);
@@ -33,9 +34,14 @@ class Session {
     started_ = Clock::now();
     last_write_ = started_;
     ArmHeartbeat(settings_.heartbeat);
+    if (encoder_ != nullptr) {
+      encoder_->Begin(pending_);
+      Flush();
+    }
   }
 
   bool OnEvent(const Event& event) {
+    if (encoder_ != nullptr) return OnEncodedEvent(event);
     switch (event.type) {
       case Event::Type::kStepBefore:
       case Event::Type::kStepAfter:
@@ -77,10 +83,46 @@ class Session {
     return writable_;
   }
 
+  // With an encoder: its last bytes once the run is over; starts the
+  // response first when its head waited for them.
+  void Finish(const RunResult& result) {
+    if (encoder_ == nullptr) return;
+    StreamEncoder::End end = encoder_->Finish(result, pending_);
+    if (run_.start_response) run_.start_response(end.status, end.content_type);
+    Flush();
+  }
+
   StreamOutcome& outcome() { return outcome_; }
   Clock::time_point started() const { return started_; }
 
  private:
+  bool OnEncodedEvent(const Event& event) {
+    switch (event.type) {
+      case Event::Type::kChunk:
+        CountChunk();
+        encoder_->Chunk(event.text, pending_);
+        if (pending_.size() >= kMaxPendingBytes) return FlushChunks();
+        return writable_;
+      case Event::Type::kError:
+        encoder_->Error(event, pending_);
+        return Flush();
+      default:
+        return writable_;  // step events are not part of it; done comes with Finish
+    }
+  }
+
+  void CountChunk() {
+    if (outcome_.chunks++ == 0) {
+      outcome_.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    }
+    if (pending_.empty() && flush_timer_ == 0) {
+      flush_timer_ = run_.loop.After(kUnhintedFlush, [this] {
+        flush_timer_ = 0;
+        FlushChunks();
+      });
+    }
+  }
+
   bool Flush() {
     if (!pending_.empty()) {
       writable_ = writable_ && run_.writer.Write(pending_);
@@ -98,7 +140,7 @@ class Session {
       heartbeat_timer_ = 0;
       const auto quiet = Clock::now() - last_write_;
       if (quiet >= settings_.heartbeat && writable_) {
-        if (pending_.empty()) pending_ = SseHeartbeat();
+        if (pending_.empty()) pending_ = encoder_ != nullptr ? encoder_->Heartbeat() : SseHeartbeat();
         FlushChunks();
         ArmHeartbeat(settings_.heartbeat);
       } else {
@@ -118,6 +160,7 @@ class Session {
   Clock::time_point last_write_;
   EventLoop::TimerId heartbeat_timer_ = 0;
   EventLoop::TimerId flush_timer_ = 0;
+  StreamEncoder* encoder_;  // null: AppendSseEvent
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
@@ -131,8 +174,10 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   // Built outside the co_await expression: GCC 12 may destroy a temporary
   // there twice (the library's reference would be released twice).
   RunEnvironment environment{run.loop, run.scope, &run.flow, std::move(flush), nullptr, settings.library};
+  environment.model_overrides = &settings.model_overrides;
   Task<RunResult> run_task = RunFlowAsync(flow, std::move(input), std::move(sink), std::move(environment));
   RunResult result = co_await run_task;
+  session.Finish(result);
   StreamOutcome outcome = std::move(session.outcome());
   const bool writable = session.writable() && run.writer.ClientConnected();
   outcome.ok = result.ok && writable;

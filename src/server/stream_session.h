@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "flow/flow.h"
 #include "flow/flow_library.h"
+#include "flow/runner.h"
 #include "server/http_types.h"
 #include "steps/step.h"
 
@@ -34,10 +36,34 @@ struct StreamOutcome {
   nlohmann::json reply;
 };
 
+// Another wire format for a run's stream than flowrun's own events (the
+// OpenAI facade's, server/openai_format.h). The session still batches,
+// holds chunks for a lagging client and counts; the encoder only says what
+// bytes each event becomes. One per stream, used on its loop's thread.
+class StreamEncoder {
+ public:
+  // How the response starts when its head waits for the body
+  // (HttpResponse::head_waits): the status and content type it gets.
+  struct End {
+    int status = 200;
+    std::string content_type;
+  };
+  virtual ~StreamEncoder() = default;
+  virtual void Begin(std::string& out) = 0;  // before any event
+  virtual void Chunk(std::string_view text, std::string& out) = 0;
+  virtual void Error(const Event& event, std::string& out) = 0;
+  // After the run (its done event is not passed on): the last bytes.
+  virtual End Finish(const RunResult& result, std::string& out) = 0;
+  // What a quiet stream gets every heartbeat; empty: nothing.
+  virtual std::string Heartbeat() const = 0;
+};
+
 struct StreamSettings {
   bool all_events = false;                     // also step:before / step:after
   std::chrono::milliseconds heartbeat{15000};  // ": ping" after this long without a write
   std::shared_ptr<const FlowLibrary> library;  // the flows `call` steps may run
+  std::shared_ptr<StreamEncoder> encoder;      // null: flowrun's own SSE events
+  ModelOverrides model_overrides;              // for every model step of the run
 };
 
 // Runs `flow` on `input` on `run.loop`, writing events to `run.writer`.

@@ -1,7 +1,9 @@
 // llm-stream: sends the system prompt plus history (or its own `messages`)
 // to a model, streams each text delta as a chunk (unless `stream: false`),
 // and stores the full text in the state (`reply`), up to max_reply_bytes:
-// past it the step fails and the transfer is aborted.
+// past it the step fails and the transfer is aborted. The call's token usage
+// goes into the run's counters (and so into its step:after event), and a
+// streamed answer cut by the token limit marks the run stopped_on_length.
 // With the mock provider, `mock_reply` / `mock_replies` script the answer.
 #include "steps/builtin_steps.h"
 
@@ -63,11 +65,16 @@ class LlmStreamStep : public Step {
 
   std::string Describe() const override { return description_; }
   std::string StreamedOutputKey() const override { return stream_ ? output_ : ""; }
+  bool ReportsUsage() const override { return true; }
 
  private:
   Status BuildRequest(StepContext& context, ChatRequest* out) const {
     ChatRequest& request = *out;
     request = request_template_;
+    if (const ModelOverrides* overrides = context.model_overrides) {
+      if (overrides->temperature) request.temperature = overrides->temperature;
+      if (overrides->max_tokens) request.max_tokens = overrides->max_tokens;
+    }
     if (system_) {
       std::string system_text;
       Status rendered = system_->Render(context.state, &system_text);
@@ -108,6 +115,10 @@ class LlmStreamStep : public Step {
   Status Finish(StepContext& context, Status streamed, const StreamStats& stats, bool over_limit,
                 std::string reply) const {
     context.counters.upstream_retries += stats.retries;
+    // Tokens are spent (and reported) whether or not the answer was kept.
+    context.counters.prompt_tokens += stats.prompt_tokens;
+    context.counters.completion_tokens += stats.completion_tokens;
+    if (stream_ && stats.finish_reason == "length") context.counters.stopped_on_length = true;
     if (over_limit) {
       streamed = Status::ResourceExhausted("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");
     } else if (!streamed.ok() && stats.fault != StreamFault::kCancelled) {
@@ -209,7 +220,8 @@ StepType LlmStreamStepType() {
       {"model", ParamType::kString, false, "gpt-4o-mini", "model name sent to the provider", {}},
       {"system", ParamType::kTemplate, false, nullptr, "system prompt, a template over the state", {}},
       {"temperature", ParamType::kNumber, false, nullptr, "sampling temperature", {}},
-      {"max_tokens", ParamType::kInteger, false, nullptr, "upper bound on the reply's tokens", {}},
+      {"max_tokens", ParamType::kInteger, false, nullptr,
+       "upper bound on the reply's tokens (the mock provider stops there too)", {}},
       {"provider", ParamType::kString, false, "auto",
        "auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else mock",
        {"auto", "openai", "mock"}},

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,7 +31,21 @@ class Step;
 struct RunCounters {
   int upstream_retries = 0;  // for metrics
   int upstream_errors = 0;   // for metrics
+  // Token usage summed over the run's model calls (0 where an upstream
+  // reports none), and whether a model step that streamed to the client
+  // stopped on its token limit (finish_reason "length").
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
+  bool stopped_on_length = false;
   std::map<const Step*, int> step_calls;  // calls so far in this run, by step (only steps that count)
+};
+
+// Sampling settings a run's caller may impose on every model step of the
+// run (the OpenAI facade's pass_through fields); unset ones leave the step's
+// own. Plain values.
+struct ModelOverrides {
+  std::optional<double> temperature;
+  std::optional<int> max_tokens;
 };
 
 // What a step sees of the run it belongs to. Owned by the runner.
@@ -47,6 +62,8 @@ struct StepContext {
   EventLoop* loop = nullptr;
   CancelScope* scope = nullptr;
   FlowControl* flow = nullptr;
+  // Set by the runner when the run's caller overrides sampling settings.
+  const ModelOverrides* model_overrides = nullptr;
 };
 
 class Step {
@@ -61,6 +78,10 @@ class Step {
   // The state key where the step stores the text it streams as chunks (e.g.
   // llm-stream's `output`); empty for a step that streams nothing it keeps.
   virtual std::string StreamedOutputKey() const { return ""; }
+  // True for a step that calls a model (llm-stream): what it adds to the
+  // run's prompt_tokens and completion_tokens is its usage, which its
+  // step:after event carries.
+  virtual bool ReportsUsage() const { return false; }
 };
 
 }  // namespace flowrun

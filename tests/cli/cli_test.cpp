@@ -168,6 +168,10 @@ TEST(Cli, StepsListsTypesWithParameters) {
   EXPECT_NE(result.out.find("  branches (name: steps, required)"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("every step also takes:\n  id (string)"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("  on_error (string, default \"fail\")"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("a flow's `openai:` block (false: not served at /v1), its model at "
+                            "/v1/chat/completions:\n  model (string, default the flow's name)"),
+            std::string::npos)
+      << result.out;
 }
 
 TEST(Cli, CustomStepTypeBuiltOutsideTheCore) {

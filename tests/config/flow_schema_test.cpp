@@ -211,5 +211,21 @@ TEST(FlowSchema, MistakesInNestedBlocksAreCaught) {
   EXPECT_TRUE(ProblemsWithStep("  - type: my-custom-step\n    anything: 1\n").empty()) << "custom steps stay open";
 }
 
+TEST(FlowSchema, TheOpenAiBlock) {
+  auto problems = [](const std::string& block) {
+    return Checker().Check(Yaml("version: 1\nname: x\n" + block + "steps: [{type: append-reply}]\n"));
+  };
+  EXPECT_TRUE(problems("openai: false\n").empty());
+  EXPECT_TRUE(problems("openai: {model: acme/helper-1, pass_through: [temperature, max_completion_tokens], "
+                       "input: {message: last_user_message, history: earlier_messages}}\n")
+                  .empty());
+  EXPECT_TRUE(problems("openai: true\n").empty());
+  EXPECT_FALSE(problems("openai: yes please\n").empty());
+  EXPECT_FALSE(problems("openai: {modle: x}\n").empty());
+  EXPECT_FALSE(problems("openai: {pass_through: [top_k]}\n").empty());
+  EXPECT_FALSE(problems("openai: {input: {message: last_user}}\n").empty());
+  EXPECT_FALSE(problems("endpoint: /v1/chat/completions\n").empty());
+}
+
 }  // namespace
 }  // namespace flowrun

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 shift || true
 tests=("$@")
-[[ ${#tests[@]} -gt 0 ]] || tests=(tests/e2e/playground.test.mjs tests/e2e/nginx_test.mjs)
+[[ ${#tests[@]} -gt 0 ]] || tests=(tests/e2e/playground.test.mjs tests/e2e/nginx_test.mjs tests/e2e/openai_sdk.test.mjs)
 export FLOWRUN_BIN=$PWD/$build/flowrun
 limit=${E2E_TIMEOUT:-180}  # seconds per test file
 

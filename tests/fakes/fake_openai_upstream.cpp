@@ -203,6 +203,23 @@ std::vector<std::string> NumberedDeltaStream(int count, std::vector<std::string>
   return pieces;
 }
 
-std::string OpenAiFinishEvent() { return ChunkJson(nlohmann::json::object(), "stop"); }
+std::string OpenAiFinishEvent() { return OpenAiFinishEvent("stop"); }
+
+std::string OpenAiFinishEvent(const std::string& finish_reason) {
+  return ChunkJson(nlohmann::json::object(), finish_reason);
+}
+
+std::string OpenAiUsageEvent(long long prompt_tokens, long long completion_tokens) {
+  const nlohmann::json chunk = {{"id", "chatcmpl-fake"},
+                                {"object", "chat.completion.chunk"},
+                                {"created", 1700000000},
+                                {"model", "gpt-fake"},
+                                {"choices", nlohmann::json::array()},
+                                {"usage",
+                                 {{"prompt_tokens", prompt_tokens},
+                                  {"completion_tokens", completion_tokens},
+                                  {"total_tokens", prompt_tokens + completion_tokens}}}};
+  return "data: " + chunk.dump() + "\n\n";
+}
 
 }  // namespace flowrun::testing

@@ -124,6 +124,10 @@ class FakeOpenAiUpstream {
 std::string OpenAiDeltaEvent(const std::string& content);
 // The closing chunk with an empty delta and finish_reason "stop".
 std::string OpenAiFinishEvent();
+// The closing chunk with an empty delta and `finish_reason` ("length", ...).
+std::string OpenAiFinishEvent(const std::string& finish_reason);
+// The chunk stream_options.include_usage asks for: no choices, and usage.
+std::string OpenAiUsageEvent(long long prompt_tokens, long long completion_tokens);
 // A complete stream of `count` deltas "d0 ", "d1 ", ... (then finish and
 // [DONE]); their texts go to `*texts`.
 std::vector<std::string> NumberedDeltaStream(int count, std::vector<std::string>* texts);

@@ -1,5 +1,6 @@
 // Tests for the offline mock provider: exact reply, tokenisation,
-// determinism and prompt cancellation.
+// determinism, prompt cancellation, and the usage and finish reason it
+// reports (max_tokens cuts the reply).
 #include "llm/mock_client.h"
 
 #include <gtest/gtest.h>
@@ -142,6 +143,35 @@ TEST(MockClientTest, FlushHintsFollowThePacing) {
                                       return paced;
                                     }());
   }
+}
+
+// Prompt tokens are the words sent, completion tokens those streamed.
+TEST(MockClientTest, ReportsUsageAndFinishReason) {
+  auto client = MakeMockClient({});
+  ChatRequest request = RequestSaying({{"system", "Be kind."}, {"user", "  hello   big\nworld "}});
+  request.mock_reply = "one two three";
+  StreamStats stats;
+  std::vector<std::string> tokens;
+  const DeltaCallback collect = [&](std::string_view token) {
+    if (!token.empty()) tokens.emplace_back(token);
+    return true;
+  };
+  ASSERT_TRUE(client->StreamWithStats(request, collect, Cancellation(), &stats).ok());
+  EXPECT_EQ(tokens, (std::vector<std::string>{"one", " two", " three"}));
+  EXPECT_EQ(stats.prompt_tokens, 5);
+  EXPECT_EQ(stats.completion_tokens, 3);
+  EXPECT_EQ(stats.finish_reason, "stop");
+
+  request.max_tokens = 2;
+  tokens.clear();
+  ASSERT_TRUE(client->StreamWithStats(request, collect, Cancellation(), &stats).ok());
+  EXPECT_EQ(tokens, (std::vector<std::string>{"one", " two"}));
+  EXPECT_EQ(stats.completion_tokens, 2);
+  EXPECT_EQ(stats.finish_reason, "length");
+
+  request.max_tokens = 3;  // exactly enough: not cut
+  ASSERT_TRUE(client->StreamWithStats(request, collect, Cancellation(), &stats).ok());
+  EXPECT_EQ(stats.finish_reason, "stop");
 }
 
 }  // namespace

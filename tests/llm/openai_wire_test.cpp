@@ -1,5 +1,5 @@
-// Tests for the OpenAI wire-format helpers: chunk parsing, error bodies,
-// request bodies and secret scrubbing.
+// Tests for the OpenAI wire-format helpers: chunk parsing (finish reasons
+// and usage too), error bodies, request bodies and secret scrubbing.
 #include "llm/openai_wire.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +26,8 @@ TEST(OpenAiWireTest, ParsesContentDeltasAndFinishReason) {
   ASSERT_TRUE(ParseOpenAiChunk(R"({"choices":[{"delta":{},"finish_reason":"length"}]})", &chunk).ok());
   EXPECT_EQ(chunk.content, "");
   EXPECT_TRUE(chunk.finished);
+
+  EXPECT_EQ(chunk.finish_reason, "length");
 
   ASSERT_TRUE(ParseOpenAiChunk("[DONE]", &chunk).ok());
   EXPECT_TRUE(chunk.done);
@@ -229,8 +231,19 @@ struct Meaning {
   bool error = false;
   std::string content;
   bool finished = false;
+  std::string finish_reason;
+  bool usage = false;
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
   bool operator==(const Meaning&) const = default;
 };
+
+long long DomCount(const nlohmann::json& usage, const char* key) {
+  if (!usage.is_object() || !usage.contains(key)) return 0;
+  const nlohmann::json& value = usage[key];
+  return value.is_number_integer() && value.get<long long>() >= 0 && !value.is_number_float() ? value.get<long long>()
+                                                                                              : 0;
+}
 
 Meaning ReadWithDom(const std::string& data) {
   const nlohmann::json doc = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
@@ -238,7 +251,13 @@ Meaning ReadWithDom(const std::string& data) {
   meaning.json_object = !doc.is_discarded() && doc.is_object();
   if (!meaning.json_object) return meaning;
   meaning.error = doc.contains("error") && !doc["error"].is_null();
-  if (meaning.error || !doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty()) return meaning;
+  if (meaning.error) return meaning;
+  meaning.usage = doc.contains("usage") && !doc["usage"].is_null();
+  if (meaning.usage) {
+    meaning.prompt_tokens = DomCount(doc["usage"], "prompt_tokens");
+    meaning.completion_tokens = DomCount(doc["usage"], "completion_tokens");
+  }
+  if (!doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty()) return meaning;
   const nlohmann::json& choice = doc["choices"][0];
   if (!choice.is_object()) return meaning;
   if (choice.contains("delta") && choice["delta"].is_object() && choice["delta"].contains("content") &&
@@ -246,6 +265,7 @@ Meaning ReadWithDom(const std::string& data) {
     meaning.content = choice["delta"]["content"].get<std::string>();
   }
   meaning.finished = choice.contains("finish_reason") && !choice["finish_reason"].is_null();
+  if (meaning.finished && choice["finish_reason"].is_string()) meaning.finish_reason = choice["finish_reason"];
   return meaning;
 }
 
@@ -257,6 +277,10 @@ Meaning ReadWithParser(const std::string& data) {
   meaning.error = !status.ok() && meaning.json_object;
   meaning.content = chunk.content;
   meaning.finished = chunk.finished;
+  meaning.finish_reason = chunk.finish_reason;
+  meaning.usage = chunk.has_usage;
+  meaning.prompt_tokens = chunk.prompt_tokens;
+  meaning.completion_tokens = chunk.completion_tokens;
   return meaning;
 }
 
@@ -280,7 +304,8 @@ class ChunkGenerator {
   std::size_t Pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
 
   std::string Object(int depth) {
-    static const char* const kKeys[] = {"choices", "delta", "content", "finish_reason", "error", "message", "x"};
+    static const char* const kKeys[] = {"choices", "delta", "content", "finish_reason", "error",
+                                        "message", "x",     "usage",   "prompt_tokens"};
     static const char* const kPath[] = {"choices", "x", "delta", "content", "x"};
     std::string object = "{";
     for (std::size_t i = 0, n = Pick(5); i < n; ++i) {
@@ -297,7 +322,13 @@ class ChunkGenerator {
     if (key == "choices") return "[" + Object(depth + 1) + (Pick(2) == 0 ? "," + Object(depth + 1) : "") + "]";
     if (key == "delta") return Object(depth);
     if (key == "content") return Scalar();
-    if (key == "finish_reason") return Pick(2) == 0 ? "null" : R"("stop")";
+    if (key == "finish_reason") return Pick(2) == 0 ? "null" : Pick(2) == 0 ? R"("stop")" : R"("length")";
+    if (key == "usage") {
+      static const char* const kUsages[] = {"null", R"({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})",
+                                            R"({"completion_tokens":3,"prompt_tokens":-1})", R"({"prompt_tokens":2.0})",
+                                            R"({"prompt_tokens":1,"prompt_tokens":4})"};
+      return kUsages[Pick(std::size(kUsages))];
+    }
     if (key == "error") return Pick(4) == 0 ? R"({"message":"busy"})" : "null";
     return Value(depth);
   }
@@ -326,6 +357,7 @@ TEST(OpenAiWireTest, AgreesWithADomOnRandomDocuments) {
   int finished = 0;
   int errors = 0;
   int scanned = 0;
+  int usages = 0;
   for (int i = 0; i < 20000; ++i) {
     const std::string doc = generator.Document();
     const Meaning expected = ReadWithDom(doc);
@@ -339,8 +371,11 @@ TEST(OpenAiWireTest, AgreesWithADomOnRandomDocuments) {
       if (!chunk.has_error) {
         ASSERT_EQ(chunk.content, expected.content) << doc;
         ASSERT_EQ(chunk.finished, expected.finished) << doc;
+        ASSERT_EQ(chunk.finish_reason, expected.finish_reason) << doc;
+        ASSERT_EQ(chunk.has_usage, expected.usage) << doc;
       }
     }
+    usages += expected.prompt_tokens > 0 ? 1 : 0;
     with_content += expected.content.empty() ? 0 : 1;
     finished += expected.finished ? 1 : 0;
     errors += expected.error ? 1 : 0;
@@ -350,6 +385,7 @@ TEST(OpenAiWireTest, AgreesWithADomOnRandomDocuments) {
   EXPECT_GT(with_content, 50);
   EXPECT_GT(finished, 50);
   EXPECT_GT(errors, 50);
+  EXPECT_GT(usages, 50);
 }
 
 // Per-token speed depends on the scanner taking real chunks; anything it is
@@ -366,6 +402,10 @@ TEST(ChunkScannerTest, TakesTypicalChunksAndDeclinesTheUnusual) {
   ASSERT_TRUE(ScanOpenAiChunk(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})", &chunk));
   EXPECT_EQ(chunk.content, "");
   EXPECT_TRUE(chunk.finished);
+  EXPECT_EQ(chunk.finish_reason, "stop");
+  EXPECT_FALSE(chunk.has_usage);
+  ASSERT_TRUE(ScanOpenAiChunk(R"({"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}})", &chunk));
+  EXPECT_TRUE(chunk.has_usage);
   ASSERT_TRUE(ScanOpenAiChunk("{ \"choices\" : [ { \"delta\" : { \"content\" : \"日本\" } } , 7 ] }\r\n", &chunk));
   EXPECT_EQ(chunk.content, "日本");
   ASSERT_TRUE(ScanOpenAiChunk(R"({"error":{"message":"busy"}})", &chunk));
@@ -428,6 +468,7 @@ TEST(OpenAiWireTest, BuildsStreamingRequestBody) {
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["messages"][1]["role"], "user");
   EXPECT_EQ(body["messages"][1]["content"], "héllo \"you\"");
+  EXPECT_EQ(body["stream_options"], (nlohmann::json{{"include_usage", true}}));
   EXPECT_FALSE(body.contains("temperature"));
   EXPECT_FALSE(body.contains("max_tokens"));
 
