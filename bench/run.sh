@@ -15,7 +15,8 @@
 #   BENCH_G_DURATION [15]  seconds for scenario g (C=5000 on the mock provider)
 #   BENCH_H_RUNS [20000]   runs of each flow per inner repeat for scenario h
 #   BENCH_H_REPEATS [7]    inner repeats for scenario h (each alternates the two flows)
-#   BENCH_SCENARIOS ["a c e b f g h"]  which scenarios run (e.g. "f" for scenario f alone)
+#   BENCH_V_DURATION [10]  seconds per side for scenario v (each of its 3 rounds)
+#   BENCH_SCENARIOS ["a c e b f g h v"]  which scenarios run (e.g. "f" for scenario f alone)
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
 # Scenario e (slow clients: /healthz latency while 2000 connections drip header
@@ -25,6 +26,9 @@
 # Scenario h is in process (build/flowrun_runner_bench): burst20 and
 # control20 (20 control steps around the model call) run on one event loop
 # against the mock provider; it needs no server.
+# Scenario v: C=1000 paced streams (50 tokens x 20 ms) direct, through the
+# native endpoint and through /v1/chat/completions (the OpenAI facade), in 3
+# interleaved rounds on one flowrun.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -44,13 +48,14 @@ G_DURATION=${BENCH_G_DURATION:-15}
 PROFILE=${BENCH_PROFILE:-0}
 H_RUNS=${BENCH_H_RUNS:-20000}
 H_REPEATS=${BENCH_H_REPEATS:-7}
-SCENARIOS=" ${BENCH_SCENARIOS:-a c e b f g h} "
+V_DURATION=${BENCH_V_DURATION:-10}
+SCENARIOS=" ${BENCH_SCENARIOS:-a c e b f g h v} "
 wants() { [[ $SCENARIOS == *" $1 "* ]]; }
 RUNNER_BENCH=$BUILD/flowrun_runner_bench
 
 # Scenarios over HTTP need the servers and clients; h alone needs neither.
 SERVED=0
-for s in a b c e f g; do if wants $s; then SERVED=1; fi; done
+for s in a b c e f g v; do if wants $s; then SERVED=1; fi; done
 TOOLS_NEEDED=("$TOOLS/bench_report")
 if [[ $SERVED == 1 ]]; then
   TOOLS_NEEDED+=("$TOOLS/mock_upstream" "$TOOLS/load_client" "$TOOLS/slow_clients" "$FLOWRUN")
@@ -243,6 +248,7 @@ G_TEXT='You said: "hi". This is flowrun'"'"'s mock model; set OPENAI_API_KEY or 
 
 DIRECT_BODY() { printf '{"model":"bench-%s","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"hi"}],"stream":true,"temperature":0.7}' "$1"; }
 FLOW_BODY='{"message":"hi"}'
+V1_BODY='{"model":"bench-paced50","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 
 for ((rep = 1; rep <= REPEAT; rep++)); do
   log "=== repeat $rep of $REPEAT ==="
@@ -341,6 +347,29 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     fi
   fi
 
+  # Scenario v: the OpenAI facade against the native endpoint, C=1000 paced,
+  # direct / native / v1 in turn, 3 rounds, one flowrun for all of them.
+  if wants v; then
+    C=1000
+    threads=$((C + C / 10 + 16))
+    max_streams=$((C + C / 20 + 8))
+    log "scenario v: C=$C, 50 tokens x 20 ms, ${V_DURATION}s per side, direct / native / v1 x 3 (flowrun --threads $threads --max-streams $max_streams)"
+    if start_flowrun v --threads "$threads" --max-streams "$max_streams"; then
+      for round in 1 2 3; do
+        load "v:direct" "$MOCK_URL" openai "$(DIRECT_BODY 50x20)" -c "$C" --duration "$V_DURATION" --warmup 3 \
+          --ramp 1 --expect-tokens 50
+        load "v:flowrun" "http://127.0.0.1:$FLOWRUN_PORT/bench/paced50" flowrun "$FLOW_BODY" -c "$C" \
+          --duration "$V_DURATION" --warmup 3 --ramp 1 --expect-tokens 50
+        load "v:flowrun-v1" "http://127.0.0.1:$FLOWRUN_PORT/v1/chat/completions" openai "$V1_BODY" -c "$C" \
+          --duration "$V_DURATION" --warmup 3 --ramp 1 --expect-tokens 50
+      done
+      stop_flowrun
+    else
+      failed "v:flowrun" "$FLOWRUN_ERROR"
+      failed "v:flowrun-v1" "$FLOWRUN_ERROR"
+    fi
+  fi
+
   # Scenario h: in process, no server; CPU us per run of control20 vs burst20.
   if wants h; then
     log "scenario h: burst20 vs control20 in process, $H_REPEATS x $H_RUNS runs of each on the mock provider"
@@ -371,7 +400,7 @@ cat >"$WORK/meta.json" <<EOF
  "loadavg_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)",
  "settings":{"a_count":$A_COUNT,"b_duration_s":$B_DURATION,"c_duration_s":$C_DURATION,"repeat":$REPEAT,
              "b_concurrency":"$B_CONCURRENCY","f_duration_s":$F_DURATION,"g_duration_s":$G_DURATION,
-             "h_runs":$H_RUNS,"h_repeats":$H_REPEATS,
+             "h_runs":$H_RUNS,"h_repeats":$H_REPEATS,"v_duration_s":$V_DURATION,
              "scenarios":"$(echo $SCENARIOS)"}}
 EOF
 "$TOOLS/bench_report" "$WORK/meta.json" "$RUNS" "$RESULTS/latest.json"

@@ -266,6 +266,50 @@ void ScenarioH() {
        "info"});
 }
 
+// Scenario v (issue #12): the same paced streams direct, through the native
+// endpoint and through /v1/chat/completions, in interleaved rounds on one
+// flowrun. The facade must keep the native endpoint's ratio to direct within
+// 5% (the medians over the rounds).
+void ScenarioV() {
+  const std::string d = "v:direct", n = "v:flowrun", v = "v:flowrun-v1", sc = "v C=1000 50x20ms /v1 vs native";
+  const double tolerance = 0.05;
+  const std::string target_text = "within 5% of native";
+  for (const std::string& side : {n, v}) {
+    if (auto why = Failure(side)) {
+      Add({sc, side == n ? "streams/s native" : "streams/s /v1", "", "FAILED", Short(*why), target_text, "FAIL"});
+      return;
+    }
+  }
+  auto dv = Values(d, "/streams_per_s"), nv = Values(n, "/streams_per_s"), vv = Values(v, "/streams_per_s");
+  Stat rn = Ratio(nv, dv), rv = Ratio(vv, dv);
+  Add({sc, "streams/s native", Cell(Summarise(dv), 1), Cell(Summarise(nv), 1), Cell(rn, 3) + "x", "", "info"},
+      {{"ratio", rn.median}});
+  const double off = rn.ok && rv.ok && rn.median > 0 ? rv.median / rn.median - 1 : 1;
+  Add({sc, "streams/s /v1", Cell(Summarise(dv), 1), Cell(Summarise(vv), 1),
+       Cell(rv, 3) + "x (" + (off >= 0 ? "+" : "") + Num(off * 100, 1) + "% vs native)", target_text,
+       PassIf(rn.ok && rv.ok && off <= tolerance && off >= -tolerance)},
+      {{"ratio", rv.median}, {"vs_native", off}});
+  const std::string p99 = "/stream_duration/p99_ms";
+  Stat pn = Ratio(Values(n, p99), Values(d, p99)), pv = Ratio(Values(v, p99), Values(d, p99));
+  Add({sc, "stream time p99 (ms): native | /v1", Cell(Summarise(Values(d, p99)), 1),
+       Cell(Summarise(Values(n, p99)), 1) + " | " + Cell(Summarise(Values(v, p99)), 1),
+       Cell(pn, 3) + "x | " + Cell(pv, 3) + "x", "", "info"});
+  auto cpu = [](const std::string& label) {
+    return Summarise(PerRun(label, [](const json& r) {
+      return At(r, "/completed_ok") > 0 ? At(r, "/processes/flowrun/cpu_s") / At(r, "/completed_ok") * 1e6 : 0;
+    }));
+  };
+  Add({sc, "flowrun CPU per stream (us): native | /v1", "", Cell(cpu(n), 0) + " | " + Cell(cpu(v), 0), "", "",
+       "info"});
+  auto bad = [](const json& run) {
+    return At(run, "/lost_tokens") + At(run, "/extra_tokens") + At(run, "/streams_out_of_order") +
+           At(run, "/streams_bad_tokens") + At(run, "/errors");
+  };
+  Stat bn = Summarise(PerRun(n, bad)), bv = Summarise(PerRun(v, bad));
+  Add({sc, "lost tokens + bad streams + errors: native | /v1", "", Cell(bn, 0) + " | " + Cell(bv, 0), "", "0 | 0",
+       PassIf(bn.ok && bv.ok && bn.max == 0 && bv.max == 0)});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -329,6 +373,7 @@ int main(int argc, char** argv) {
     Streams("g", "g C=5000 mock provider 10ms/token", t);
   }
   if (!Runs("h:runner").empty()) ScenarioH();
+  if (ran("v")) ScenarioV();
   ScenarioD();
   Print(meta);
   json out = {{"meta", meta}, {"table", RowsJson()}, {"targets_met", Passed()}, {"targets_missed", Missed()},

@@ -52,7 +52,7 @@ void CompilePassThrough(const ConfigNode& node, const CompileContext& context, O
       context.ErrorAt(item.where, "'openai.pass_through' cannot hold " +
                                       (item.IsString() ? "'" + name + "'" : "a " + item.TypeName()) +
                                       DidYouMean(name, kOpenAiPassThroughFields) + " (it takes " +
-                                      "temperature, max_tokens, max_completion_tokens)");
+                                      "temperature, top_p, max_tokens, max_completion_tokens)");
     } else if (!Contains(spec.pass_through, name)) {
       spec.pass_through.push_back(name);
     }
@@ -91,7 +91,7 @@ void CompileInputMap(const ConfigNode& node, const CompileContext& context, cons
 
 }  // namespace
 
-const std::vector<std::string> kOpenAiPassThroughFields = {"temperature", "max_tokens", "max_completion_tokens"};
+const std::vector<std::string> kOpenAiPassThroughFields = {"temperature", "top_p", "max_tokens", "max_completion_tokens"};
 const std::vector<std::string> kOpenAiInputSources = {"last_user_message", "earlier_messages", "messages", "system"};
 
 void CompileOpenAi(const ConfigNode& node, const CompileContext& context, Flow& flow) {

@@ -29,6 +29,7 @@ struct ChatRequest {
   std::string model;
   std::vector<ChatMessage> messages;
   std::optional<double> temperature;
+  std::optional<double> top_p;
   std::optional<int> max_tokens;
   // The mock provider answers this text (a flow's scripted `mock_reply`)
   // instead of its canned sentence; other providers ignore it.

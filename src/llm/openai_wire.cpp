@@ -210,6 +210,7 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
                {"stream", true},
                {"stream_options", {{"include_usage", true}}}};
   if (request.temperature) body["temperature"] = *request.temperature;
+  if (request.top_p) body["top_p"] = *request.top_p;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
   // Replace invalid UTF-8 rather than throw: user text is not ours to reject here.
   return DumpJson(body);

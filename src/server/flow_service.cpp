@@ -83,6 +83,7 @@ Task<void> FlowService::RunStream(const FlowService* service, std::shared_ptr<St
   nlohmann::json content;
   if (service->options_.log_content) content = {{"input", job->input}, {"reply", outcome.reply}};
   LogStreamEnd(job->info, outcome, content);
+  if (outcome.head_waited) service->metrics_.CountRequest(job->flow->name, outcome.status);
   StreamRecord record;
   record.flow = job->flow->name;
   record.outcome = outcome.client_gone ? "client_gone" : outcome.ok ? "done" : "error";
@@ -134,8 +135,9 @@ HttpResponse FlowService::Handle(const HttpRequest& request) const {
   if (request.path.starts_with("/v1/")) ToOpenAiError(response);
   access_.Decorate(request, response);
   response.headers.emplace_back("X-Request-Id", info.id);
-  metrics_.CountRequest(info.flow, response.status);
-  if (!response.stream) LogResponse(info, response);  // streams log when they end
+  // Streams log when they end, and one whose head waits for its end is counted then.
+  if (!response.head_waits) metrics_.CountRequest(info.flow, response.status);
+  if (!response.stream) LogResponse(info, response);
   return response;
 }
 

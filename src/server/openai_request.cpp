@@ -78,6 +78,10 @@ std::optional<ChatRequestError> ReadOverrides(const nlohmann::json& body, const 
     if (!body["temperature"].is_number()) return Bad("'temperature' must be a number", "temperature");
     out->temperature = body["temperature"].get<double>();
   }
+  if (allowed("top_p")) {
+    if (!body["top_p"].is_number()) return Bad("'top_p' must be a number", "top_p");
+    out->top_p = body["top_p"].get<double>();
+  }
   for (const char* name : {"max_tokens", "max_completion_tokens"}) {  // the newer name wins
     if (!allowed(name)) continue;
     const nlohmann::json& value = body[name];

@@ -65,8 +65,8 @@ void LogResponse(const RequestInfo& info, const HttpResponse& response) {
 }
 
 void LogStreamEnd(const RequestInfo& info, const StreamOutcome& outcome, const nlohmann::json& content) {
-  std::string line = Prefix(info) + " 200 stream ";
-  nlohmann::json fields = Fields(info, 200);
+  std::string line = Prefix(info) + " " + std::to_string(outcome.status) + " stream ";
+  nlohmann::json fields = Fields(info, outcome.status);
   if (outcome.client_gone) {
     line += "ended: " + outcome.gone_reason;
     fields["outcome"] = "client_gone";

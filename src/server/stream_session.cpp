@@ -88,7 +88,11 @@ class Session {
   void Finish(const RunResult& result) {
     if (encoder_ == nullptr) return;
     StreamEncoder::End end = encoder_->Finish(result, pending_);
-    if (run_.start_response) run_.start_response(end.status, end.content_type);
+    if (run_.start_response) {
+      run_.start_response(end.status, end.content_type);
+      outcome_.status = end.status;
+      outcome_.head_waited = true;
+    }
     Flush();
   }
 

@@ -22,6 +22,10 @@
 namespace flowrun {
 
 struct StreamOutcome {
+  // The response's status: 200 unless its head waited for the run's end
+  // (a /v1 answer with stream: false) and the encoder chose another.
+  int status = 200;
+  bool head_waited = false;  // the status above was chosen at the end (counted then)
   bool ok = false;
   bool client_gone = false;
   std::string gone_reason;

@@ -73,6 +73,7 @@ class LlmStreamStep : public Step {
     request = request_template_;
     if (const ModelOverrides* overrides = context.model_overrides) {
       if (overrides->temperature) request.temperature = overrides->temperature;
+      if (overrides->top_p) request.top_p = overrides->top_p;
       if (overrides->max_tokens) request.max_tokens = overrides->max_tokens;
     }
     if (system_) {
@@ -170,6 +171,7 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
   ChatRequest request;
   request.model = params.at("model");
   if (params.contains("temperature")) request.temperature = params.at("temperature").get<double>();
+  if (params.contains("top_p")) request.top_p = params.at("top_p").get<double>();
   if (params.contains("max_tokens")) request.max_tokens = params.at("max_tokens").get<int>();
   std::optional<Template> system;
   if (auto found = config.templates.find("system"); found != config.templates.end()) {
@@ -220,6 +222,7 @@ StepType LlmStreamStepType() {
       {"model", ParamType::kString, false, "gpt-4o-mini", "model name sent to the provider", {}},
       {"system", ParamType::kTemplate, false, nullptr, "system prompt, a template over the state", {}},
       {"temperature", ParamType::kNumber, false, nullptr, "sampling temperature", {}},
+      {"top_p", ParamType::kNumber, false, nullptr, "nucleus sampling: the probability mass to sample from", {}},
       {"max_tokens", ParamType::kInteger, false, nullptr,
        "upper bound on the reply's tokens (the mock provider stops there too)", {}},
       {"provider", ParamType::kString, false, "auto",

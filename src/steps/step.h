@@ -45,6 +45,7 @@ struct RunCounters {
 // own. Plain values.
 struct ModelOverrides {
   std::optional<double> temperature;
+  std::optional<double> top_p;
   std::optional<int> max_tokens;
 };
 

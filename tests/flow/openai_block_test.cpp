@@ -67,11 +67,11 @@ TEST(OpenAiBlock, MistakesAreCompilerStyleErrors) {
             "             ^~~~~~~~~~\n");
   EXPECT_EQ(Load("openai:\n  pass_through: [temprature, top_k]\n").diagnostics.ToString(),
             "flows/chat.yaml:8:18: error: 'openai.pass_through' cannot hold 'temprature'; did you mean "
-            "'temperature'? (it takes temperature, max_tokens, max_completion_tokens)\n"
+            "'temperature'? (it takes temperature, top_p, max_tokens, max_completion_tokens)\n"
             "      pass_through: [temprature, top_k]\n"
             "                     ^~~~~~~~~~\n"
-            "flows/chat.yaml:8:30: error: 'openai.pass_through' cannot hold 'top_k' (it takes temperature, "
-            "max_tokens, max_completion_tokens)\n"
+            "flows/chat.yaml:8:30: error: 'openai.pass_through' cannot hold 'top_k'; did you mean 'top_p'? "
+            "(it takes temperature, top_p, max_tokens, max_completion_tokens)\n"
             "      pass_through: [temprature, top_k]\n"
             "                                 ^~~~~\n");
   const std::string line = "  input: {mesage: last_user_message, history: last_usr_message, topic: messages}";

@@ -471,11 +471,14 @@ TEST(OpenAiWireTest, BuildsStreamingRequestBody) {
   EXPECT_EQ(body["stream_options"], (nlohmann::json{{"include_usage", true}}));
   EXPECT_FALSE(body.contains("temperature"));
   EXPECT_FALSE(body.contains("max_tokens"));
+  EXPECT_FALSE(body.contains("top_p"));
 
   request.temperature = 0.25;
+  request.top_p = 0.5;
   request.max_tokens = 64;
   body = nlohmann::json::parse(BuildChatRequestBody(request));
   EXPECT_EQ(body["temperature"], 0.25);
+  EXPECT_EQ(body["top_p"], 0.5);
   EXPECT_EQ(body["max_tokens"], 64);
 }
 

@@ -120,19 +120,22 @@ TEST(OpenAiRequest, MessagesItCannotMap) {
 }
 
 TEST(OpenAiRequest, PassThroughOnlyWhatTheFlowAllows) {
-  auto flow = FlowWith(std::string(kChatInputs) + "openai:\n  pass_through: [temperature, max_tokens, max_completion_tokens]\n");
+  auto flow = FlowWith(std::string(kChatInputs) +
+                       "openai:\n  pass_through: [temperature, top_p, max_tokens, max_completion_tokens]\n");
   ChatCall call;
   auto body = json::parse(R"({"model":"chat","messages":[{"role":"user","content":"hi"}],
       "temperature":0.25,"max_tokens":50,"max_completion_tokens":20,"top_p":0.5})");
   ASSERT_FALSE(MapChatToFlow(body, *flow, &call));
   EXPECT_EQ(call.overrides.temperature, 0.25);
   EXPECT_EQ(call.overrides.max_tokens, 20);  // the newer name wins
+  EXPECT_EQ(call.overrides.top_p, 0.5);
 
   auto only_temperature = FlowWith(std::string(kChatInputs) + "openai: {pass_through: [temperature]}\n");
   ChatCall other;
   ASSERT_FALSE(MapChatToFlow(body, *only_temperature, &other));
   EXPECT_EQ(other.overrides.temperature, 0.25);
   EXPECT_FALSE(other.overrides.max_tokens);
+  EXPECT_FALSE(other.overrides.top_p);
 
   ChatCall bad;
   auto wrong = MapChatToFlow(json::parse(R"({"model":"chat","messages":[{"role":"user","content":"hi"}],
@@ -140,6 +143,10 @@ TEST(OpenAiRequest, PassThroughOnlyWhatTheFlowAllows) {
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->message, "'temperature' must be a number");
   EXPECT_EQ(wrong->param, "temperature");
+  auto wrong_top_p = MapChatToFlow(json::parse(R"({"model":"chat","messages":[{"role":"user","content":"hi"}],
+      "top_p":"most"})"), *flow, &bad);
+  ASSERT_TRUE(wrong_top_p);
+  EXPECT_EQ(wrong_top_p->message, "'top_p' must be a number");
   auto zero = MapChatToFlow(json::parse(R"({"model":"chat","messages":[{"role":"user","content":"hi"}],
       "max_tokens":0})"), *flow, &bad);
   ASSERT_TRUE(zero);

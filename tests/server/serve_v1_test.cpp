@@ -169,12 +169,14 @@ class ServeV1UpstreamTest : public ::testing::Test {
     server_ = std::make_unique<testing::ServeProcess>(
         std::vector<std::string>{kChatFlow},
         std::map<std::string, std::optional<std::string>>{{"OPENAI_BASE_URL", upstream_.base_url()},
-                                                          {"OPENAI_API_KEY", "sk-test-secret-42"}});
+                                                          {"OPENAI_API_KEY", "sk-test-secret-42"}},
+        log_path_);
     port_ = server_->port();
     ASSERT_GT(port_, 0);
   }
   testing::FakeOpenAiUpstream upstream_;
   std::unique_ptr<testing::ServeProcess> server_;
+  std::string log_path_ = testing::WriteTempFile("v1-upstream.log", "");
   int port_ = 0;
 };
 
@@ -214,6 +216,24 @@ TEST_F(ServeV1UpstreamTest, AFailedOneShotAnswerIsA502) {
   EXPECT_EQ(error["error"]["message"],
             "step 'reply' failed: upstream returned HTTP 401: Incorrect API key provided: [redacted]");
   EXPECT_EQ(error["error"]["type"], "server_error");
+  // Counted and logged with the status the client got, not 200.
+  // (The stream is counted when its run has ended, just after the last byte went.)
+  const std::string counted = "flowrun_requests_total{flow=\"chat\",status=\"502\"} 1";
+  testing::RawResponse metrics;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    metrics = testing::RawRequest(port_, "GET", "/metrics");
+    if (metrics.body.find(counted) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_NE(metrics.body.find(counted), std::string::npos) << "never counted as 502 in 10 s:\n" << metrics.body;
+  EXPECT_EQ(metrics.body.find("flowrun_requests_total{flow=\"chat\",status=\"200\"}"), std::string::npos);
+  server_->Stop(SIGTERM, std::chrono::seconds(10));
+  const std::string log = ReadAll(log_path_);
+  EXPECT_NE(log.find("POST /v1/chat/completions (chat) 502 stream ended with error in step 'reply'"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("sk-test-secret-42"), std::string::npos);
 }
 
 // A client (an SDK's AbortController, a closed chat tab) hangs up: the run
@@ -242,12 +262,12 @@ TEST_F(ServeV1UpstreamTest, ClientDisconnectAbortsTheUpstreamTransfer) {
   ASSERT_EQ(upstream_.open_responses(), 1);
   const auto closed_at = std::chrono::steady_clock::now();
   close(fd);
-  for (int i = 0; i < 400 && !upstream_.client_gone_at(); ++i) {
+  for (int i = 0; i < 1000 && !upstream_.client_gone_at(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_TRUE(upstream_.client_gone_at()) << "the upstream transfer was never aborted";
   const double ms = std::chrono::duration<double, std::milli>(*upstream_.client_gone_at() - closed_at).count();
-  EXPECT_LT(ms, 500);
+  EXPECT_LT(ms, 2000);  // promptly, with room for a loaded 2-core machine
 }
 
 }  // namespace
