@@ -269,11 +269,13 @@ void ScenarioH() {
 // Scenario v (issue #12): the same paced streams direct, through the native
 // endpoint and through /v1/chat/completions, in interleaved rounds on one
 // flowrun. The facade must keep the native endpoint's ratio to direct within
-// 5% (the medians over the rounds).
+// 5% (the medians over the rounds): it may cost at most 5% more; being
+// faster than the native endpoint is no fault of the facade (the row shows
+// the signed difference either way).
 void ScenarioV() {
   const std::string d = "v:direct", n = "v:flowrun", v = "v:flowrun-v1", sc = "v C=1000 50x20ms /v1 vs native";
   const double tolerance = 0.05;
-  const std::string target_text = "within 5% of native";
+  const std::string target_text = ">= 0.95x native's";
   for (const std::string& side : {n, v}) {
     if (auto why = Failure(side)) {
       Add({sc, side == n ? "streams/s native" : "streams/s /v1", "", "FAILED", Short(*why), target_text, "FAIL"});
@@ -287,7 +289,7 @@ void ScenarioV() {
   const double off = rn.ok && rv.ok && rn.median > 0 ? rv.median / rn.median - 1 : 1;
   Add({sc, "streams/s /v1", Cell(Summarise(dv), 1), Cell(Summarise(vv), 1),
        Cell(rv, 3) + "x (" + (off >= 0 ? "+" : "") + Num(off * 100, 1) + "% vs native)", target_text,
-       PassIf(rn.ok && rv.ok && off <= tolerance && off >= -tolerance)},
+       PassIf(rn.ok && rv.ok && off >= -tolerance)},
       {{"ratio", rv.median}, {"vs_native", off}});
   const std::string p99 = "/stream_duration/p99_ms";
   Stat pn = Ratio(Values(n, p99), Values(d, p99)), pv = Ratio(Values(v, p99), Values(d, p99));
