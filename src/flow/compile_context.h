@@ -68,6 +68,7 @@ class StepCompiler {
   void CompileTemplateList(const std::string& name, const ConfigNode& list, const BlockScope& scope,
                            StepConfig& config);
   void CompileMessages(const ConfigNode& node, const BlockScope& scope, StepConfig& config);
+  void CompileValues(const std::string& name, const ConfigNode& node, const BlockScope& scope, StepConfig& config);
   void CollectWrites(const ConfigNode& steps, int depth);
 
   // policy_compiler.cpp

@@ -4,6 +4,7 @@
 
 #include "config/flow_file_limits.h"
 #include "flow/compile_context.h"
+#include "flow/value_template.h"
 
 namespace flowrun {
 namespace {
@@ -29,6 +30,10 @@ bool ParamTypeMatches(ParamType type, const ConfigNode& node) {
       return node.IsMapping();
     case ParamType::kTemplateList:
       return node.IsSequence();
+    case ParamType::kIntegerList:
+      return node.IsSequence() && std::all_of(node.items.begin(), node.items.end(), [](const ConfigNode& item) {
+               return item.IsScalar() && item.scalar.is_number_integer();
+             });
   }
   return false;
 }
@@ -47,6 +52,8 @@ std::string TypeDescription(ParamType type) {
       return "a mapping of names to values";
     case ParamType::kMessages:
       return "a list of {role, content}";
+    case ParamType::kIntegerList:
+      return "a list of whole numbers";
     default:
       return Article(type) + ParamTypeName(type);
   }
@@ -207,7 +214,13 @@ std::optional<FlowStep> StepCompiler::CompileStep(const ConfigNode& item, size_t
     Status error;
     step.step = step_type->factory(config, context_.environment, &error);
     if (step.step == nullptr) {
-      context_.ErrorAt(type->where, error.ok() ? "cannot build step '" + config.id + "'" : error.message());
+      // A message that starts by quoting one of the step's keys ("'url' must ...") points at that key's value.
+      const ConfigNode* at = type;
+      const std::string& message = error.message();
+      if (message.size() > 2 && message[0] == '\'') {
+        if (const ConfigNode* named = item.Find(message.substr(1, message.find('\'', 1) - 1))) at = named;
+      }
+      context_.ErrorAt(at->where, error.ok() ? "cannot build step '" + config.id + "'" : message);
       return std::nullopt;
     }
   }
@@ -249,8 +262,38 @@ bool StepCompiler::CompileParams(const ConfigNode& item, const StepType& step_ty
     }
     if (param.type == ParamType::kMessages) CompileMessages(*node, scope, config);
     if (param.type == ParamType::kTemplateList) CompileTemplateList(param.name, *node, scope, config);
+    if (param.type == ParamType::kIntegerList) config.params[param.name] = node->ToJson();
+    if (param.type == ParamType::kValues && !step_type.control) CompileValues(param.name, *node, scope, config);
   }
   return context_.diagnostics.size() == errors_before;
+}
+
+namespace {
+
+class CompiledValue final : public StepValue {
+ public:
+  explicit CompiledValue(ValueTemplate value) : value_(std::move(value)) {}
+  Status Evaluate(const nlohmann::json& state, nlohmann::json* out) const override {
+    return value_.Evaluate(state, out);
+  }
+
+ private:
+  ValueTemplate value_;
+};
+
+}  // namespace
+
+// A leaf step's mapping of values (the http step's json, headers, query):
+// as written into params, compiled into config.values.
+void StepCompiler::CompileValues(const std::string& name, const ConfigNode& node, const BlockScope& scope,
+                                 StepConfig& config) {
+  config.params[name] = node.ToJson();
+  ValueTemplate::CompileString compile = [this, &scope, &name](const ConfigNode& string_node) {
+    return CompileTemplate(name, string_node, scope);
+  };
+  if (auto compiled = ValueTemplate::Compile(node, compile)) {
+    config.values.emplace(name, std::make_shared<CompiledValue>(std::move(*compiled)));
+  }
 }
 
 void StepCompiler::CheckAllowed(const ParamSpec& param, const ConfigNode& node) {

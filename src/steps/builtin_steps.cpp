@@ -8,6 +8,7 @@ void RegisterBuiltinSteps(StepRegistry& registry) {
   registry.Register(AppendMessageStepType());
   registry.Register(LlmStreamStepType());
   registry.Register(AppendReplyStepType());
+  registry.Register(HttpStepType());
   for (auto& type : ControlStepTypes()) registry.Register(std::move(type));
 }
 

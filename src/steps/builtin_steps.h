@@ -11,6 +11,7 @@ namespace flowrun {
 StepType AppendMessageStepType();
 StepType AppendReplyStepType();
 StepType LlmStreamStepType();
+StepType HttpStepType();
 // set, if, switch, loop, parallel, map, call, fail (control steps: no factory).
 std::vector<StepType> ControlStepTypes();
 

@@ -27,6 +27,8 @@ const char* ParamTypeName(ParamType type) {
       return "name: steps";
     case ParamType::kValues:
       return "name: value";
+    case ParamType::kIntegerList:
+      return "list of integers";
     case ParamType::kMessages:
       return "messages";
     case ParamType::kTemplateList:
@@ -58,6 +60,7 @@ StepEnvironment DefaultStepEnvironment() {
     return std::string(value);
   };
   environment.make_llm_client = MakeLlmClient;
+  environment.http_client = CurlHttpClient();
   return environment;
 }
 

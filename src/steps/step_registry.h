@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "templates/template.h"
+#include "llm/http_client.h"
 #include "llm/provider_settings.h"
 #include "steps/step.h"
 
@@ -24,7 +25,8 @@ namespace flowrun {
 // list of steps; kStepMap: a mapping of names to lists of steps (`cases`,
 // `branches`); kValues: a mapping of names to typed values (`set`, `call`
 // input); kMessages: a list of {role, content} with templated content;
-// kTemplateList: a non-empty list of templates (llm-stream's mock_replies).
+// kTemplateList: a non-empty list of templates (llm-stream's mock_replies);
+// kIntegerList: a list of whole numbers (the http step's accept_status).
 enum class ParamType {
   kString,
   kTemplate,
@@ -37,6 +39,7 @@ enum class ParamType {
   kValues,
   kMessages,
   kTemplateList,
+  kIntegerList,
 };
 
 const char* ParamTypeName(ParamType type);
@@ -50,21 +53,34 @@ struct ParamSpec {
   std::vector<std::string> allowed;  // for strings: the only values accepted
 };
 
+// A kValues parameter of a leaf step, compiled by the flow compiler: a tree
+// whose strings are templates (one lone `{{ expr }}` keeps its type).
+// Immutable; Evaluate is thread-safe.
+class StepValue {
+ public:
+  virtual ~StepValue() = default;
+  virtual Status Evaluate(const nlohmann::json& state, nlohmann::json* out) const = 0;
+};
+
 // A step's configuration after validation: every declared parameter that was
-// given or has a default is in `params`; template parameters are compiled
-// (a list of templates into `template_lists`, in order).
+// given or has a default is in `params` (a kValues or kIntegerList one as
+// written); template parameters are compiled (a list of templates into
+// `template_lists`, in order), and so are kValues ones (into `values`).
 struct StepConfig {
   std::string id;
   std::string type;
   nlohmann::json params = nlohmann::json::object();
   std::map<std::string, Template> templates;
   std::map<std::string, std::vector<Template>> template_lists;
+  std::map<std::string, std::shared_ptr<const StepValue>> values;
 };
 
-// What factories may use from the outside world. Tests replace both.
+// What factories may use from the outside world. Tests replace them.
 struct StepEnvironment {
   std::function<std::optional<std::string>(const std::string& name)> getenv;
   std::function<std::shared_ptr<LlmClient>(const ProviderSettings&)> make_llm_client;
+  // The client http steps send with (null: the curl one).
+  std::shared_ptr<HttpClient> http_client;
 };
 
 // Uses the process environment and the real providers.

@@ -191,7 +191,9 @@ TEST_F(RunFaultsTest, EnormousLineFailsWithBoundedMemory) {
   // below the line's size.
   rusage children{};
   getrusage(RUSAGE_CHILDREN, &children);
-  if (FLOWRUN_MEASURES_RSS) EXPECT_LT(children.ru_maxrss, 160 * 1024) << "KiB";  // not under the sanitizers
+  if (FLOWRUN_MEASURES_RSS) {
+    EXPECT_LT(children.ru_maxrss, 160 * 1024) << "KiB";  // not under the sanitizers
+  }
 }
 
 TEST_F(RunFaultsTest, RetryParametersAreCheckedAndListed) {

@@ -48,12 +48,14 @@ FakeOpenAiUpstream::FakeOpenAiUpstream() : server_(std::make_unique<httplib::Ser
   // One request per connection: an idle keep-alive connection would hold a
   // worker thread, and so the destructor, for up to the keep-alive timeout.
   server_->set_keep_alive_max_count(1);
-  server_->Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
+  auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     FakeUpstreamScript script;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       last_request_.method = request.method;
       last_request_.path = request.path;
+      const size_t question = request.target.find('?');
+      last_request_.query = question == std::string::npos ? "" : request.target.substr(question + 1);
       last_request_.headers.clear();
       for (const auto& [key, value] : request.headers) last_request_.headers.emplace(key, value);
       last_request_.body = request.body;
@@ -78,7 +80,12 @@ FakeOpenAiUpstream::FakeOpenAiUpstream() : server_(std::make_unique<httplib::Ser
       } closed{open_responses_};
       return SendBody(script, sink);
     });
-  });
+  };
+  server_->Post(".*", handler);
+  server_->Get(".*", handler);
+  server_->Put(".*", handler);
+  server_->Patch(".*", handler);
+  server_->Delete(".*", handler);
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ > 0) thread_ = std::thread([this] { server_->listen_after_bind(); });
   // stop() is a no-op until the accept loop runs, so wait for it here.

@@ -1,5 +1,6 @@
 // FakeOpenAiUpstream: an in-process HTTP server on 127.0.0.1 that plays an
-// OpenAI-compatible upstream for tests. Each test scripts the responses
+// OpenAI-compatible upstream for tests (and, answering every method, any
+// HTTP API an http step calls). Each test scripts the responses
 // (status, headers, body pieces sent as separate chunks with delays, and how
 // the body ends; one script per request for retry tests) and inspects the
 // requests, and when the fake noticed a client hang up. Thread-safe; the
@@ -55,6 +56,7 @@ struct FakeUpstreamScript {
 struct RecordedRequest {
   std::string method;
   std::string path;
+  std::string query;  // the target's part after '?', as sent ("" when none)
   std::multimap<std::string, std::string> headers;  // names as sent
   std::string body;
 

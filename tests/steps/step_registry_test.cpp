@@ -17,8 +17,8 @@ StepType Named(const std::string& name) {
 
 TEST(StepRegistry, RegistersListsAndRefusesDuplicates) {
   StepRegistry registry = testing::BuiltinRegistry();
-  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"append-message", "append-reply", "call", "fail", "if", "llm-stream", "loop",
-                                      "map", "parallel", "set", "switch"}));
+  EXPECT_EQ(registry.Names(), (std::vector<std::string>{"append-message", "append-reply", "call", "fail", "http", "if",
+                                                        "llm-stream", "loop", "map", "parallel", "set", "switch"}));
   EXPECT_TRUE(registry.Register(Named("custom")).ok());
   Status again = registry.Register(Named("llm-stream"));
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
