@@ -138,7 +138,9 @@ class SchemaCompiler {
       node->is_boolean = true;
       node->boolean_value = value.get<bool>();
     } else {
-      for (const auto& [key, member] : value.items()) {
+      for (auto it = value.begin(); it != value.end(); ++it) {  // no structured bindings: clang 14 cannot capture them
+        const std::string& key = it.key();
+        const json& member = it.value();
         Within(key, [&] { Keyword(node, key, member, base, depth); });
       }
     }
@@ -176,7 +178,9 @@ class SchemaCompiler {
     const std::string quoted = "\"" + key + "\"";
     auto sub_map = [&](std::map<std::string, const Node*>* out) {
       if (!value.is_object()) return Problem(quoted + " must be an object");
-      for (const auto& [name, member] : value.items()) {
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        const std::string& name = it.key();
+        const json& member = it.value();
         Within(name, [&] {
           const Node* child = Sub(member, base, depth, "a schema");
           if (out != nullptr) (*out)[name] = child;
@@ -324,7 +328,9 @@ class SchemaCompiler {
 
   void PatternProperties(Node* node, const json& value, const std::string& base, size_t depth) {
     if (!value.is_object()) return Problem("\"patternProperties\" must be an object");
-    for (const auto& [source, member] : value.items()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const std::string& source = it.key();
+      const json& member = it.value();
       Within(source, [&] {
         auto pattern = CompilePattern(source);
         const Node* child = Sub(member, base, depth, "a schema");
