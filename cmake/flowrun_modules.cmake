@@ -39,14 +39,16 @@ flowrun_module(core      DEPS                                   OWNS spdlog/ fmt
 flowrun_module(expr      DEPS core)
 # Jinja-subset templates over a run's state, on expr
 flowrun_module(templates DEPS core expr)
+# JSON Schema for structured output: compile a schema, validate instances
+flowrun_module(schema    DEPS core                              OWNS pcre2.h       LIBS PkgConfig::PCRE2)
 # YAML -> ConfigNode, flow-file limits, safe file reading
 flowrun_module(config    DEPS core                              OWNS yaml-cpp/     LIBS yaml-cpp)
 # model providers: the LlmClient interface, openai over curl, mock
 flowrun_module(llm       DEPS core                              OWNS curl/         LIBS CURL::libcurl)
 # the step interface, the registry, the built-in steps
-flowrun_module(steps     DEPS core templates llm)
+flowrun_module(steps     DEPS core templates llm schema)
 # compiler, input schema, runner, events, catalog
-flowrun_module(flow      DEPS core config expr templates steps)
+flowrun_module(flow      DEPS core config expr templates schema steps)
 # front end, request handling, SSE, the HTTP adapter, the playground
 flowrun_module(server    DEPS core steps flow                   OWNS httplib.h     LIBS PkgConfig::HTTPLIB)
 # the command table and one file per command

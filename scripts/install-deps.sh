@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config make
   libyaml-cpp-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
-  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev
+  libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libpcre2-dev
 )
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes
