@@ -12,7 +12,7 @@ source_dir=$(cd "$(dirname "$0")" && pwd)
 out="$build/fuzz-out"
 
 # name:max_len — inputs bigger than a real flow, template, stream or body add nothing.
-targets=(flow_loader:4096 template:512 expr:256 sse_line_parser:4096 input_schema:1024 chunk_scanner:1024 request_head:4096)
+targets=(flow_loader:4096 template:512 expr:256 sse_line_parser:4096 input_schema:1024 chunk_scanner:1024 request_head:4096 http_body:2048)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
