@@ -1,6 +1,7 @@
 // A recursive-descent JSON reader specialised for the path
 // root -> "choices"[0] -> "delta" -> "content" (plus the choice's
-// "finish_reason" and whether the root has a "usage"). Every value is
+// "finish_reason" and whether the root has a "usage"). A delta with
+// non-null tool_calls, reasoning_content, reasoning or refusal is declined. Every value is
 // validated as RFC 8259 JSON; declining (returning false) is always safe.
 #include "llm/chunk_scanner.h"
 
@@ -130,6 +131,11 @@ class Scanner {
       if (key == "content") {
         if (std::exchange(seen_content, true)) return false;
         if (p_ < end_ && *p_ == '"') return String(&out->content);
+      }
+      // Tool calls, reasoning and refusals are the general parser's.
+      if ((key == "tool_calls" || key == "reasoning_content" || key == "reasoning" || key == "refusal") &&
+          !IsNull()) {
+        return false;
       }
       return Value(4);
     });

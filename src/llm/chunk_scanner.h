@@ -3,7 +3,7 @@
 // and picks out what ParseOpenAiChunk needs, without nlohmann's lexer (a
 // third of the per-token cost in the benchmark's profile). It only notes
 // whether a chunk carries usage, so a token's chunk costs no more. It declines
-// whatever it is not sure about (a repeated key on the path, exponents, lone
+// tool-call, reasoning and refusal deltas, and whatever it is not sure about (a repeated key on the path, exponents, lone
 // surrogates, broken JSON or UTF-8, ...) and the general parser decides.
 // Stateless; thread-safe.
 #pragma once

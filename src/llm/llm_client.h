@@ -1,5 +1,6 @@
 // LlmClient: the seam between flows and language models. A provider streams
-// a chat completion as text deltas, either on a run's event loop without
+// a chat completion as text deltas (plus, where the model sends them,
+// reasoning deltas, tool calls and a refusal), either on a run's event loop without
 // blocking it (StreamAsync, what runs use) or blocking the calling thread
 // (Stream). Implementations must be thread-safe: one client object serves
 // many concurrent runs, on several loops.
@@ -11,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/cancel_scope.h"
 #include "core/cancellation.h"
 #include "core/event_loop.h"
@@ -20,9 +23,26 @@
 
 namespace flowrun {
 
+// A tool call the model asked for (assistant), or made earlier (history).
+struct ToolCall {
+  std::string id;         // the provider's id; Ollama sends none, so "call_<index>"
+  std::string name;
+  std::string arguments;  // JSON text as the model sent it (never re-serialised, except Ollama's object)
+};
+
 struct ChatMessage {
-  std::string role;  // "system", "user" or "assistant"
+  std::string role;  // "system", "user", "assistant" or "tool"
   std::string content;
+  // Initialised here so that {role, content} stays a complete initialiser.
+  std::vector<ToolCall> tool_calls = {};  // assistant: the calls it made
+  std::string tool_call_id = {};          // role "tool": the call this message answers
+};
+
+// A tool offered to the model.
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  nlohmann::json parameters;  // a JSON Schema object
 };
 
 struct ChatRequest {
@@ -31,6 +51,13 @@ struct ChatRequest {
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<int> max_tokens;
+  std::vector<ToolSpec> tools;
+  // Structured output: the reply must be JSON following this schema.
+  // OpenAI gets response_format json_schema (strict), Ollama `format`, and
+  // Anthropic a forced tool whose input streams back as the reply text, so
+  // callers see JSON text from every provider.
+  std::optional<nlohmann::json> output_schema;
+  std::string output_schema_name = "output";
   // The mock provider answers this text (a flow's scripted `mock_reply`)
   // instead of its canned sentence; other providers ignore it.
   std::optional<std::string> mock_reply;
@@ -70,7 +97,16 @@ struct StreamStats {
   std::string finish_reason;
   long long prompt_tokens = 0;
   long long completion_tokens = 0;
+  // Tool calls the answer asked for, assembled from their fragments, in the
+  // order of their index.
+  std::vector<ToolCall> tool_calls;
+  // OpenAI's delta.refusal text, joined: the model declined. Such an answer
+  // still ends Ok (often with no reply text); callers decide what it means.
+  std::string refusal;
 };
+
+// Receives reasoning ("thinking") deltas, never part of the reply text.
+using ReasoningCallback = std::function<void(std::string_view text)>;
 
 // What an asynchronous model call runs with besides the request. All of it
 // belongs to the loop thread the call runs on, and outlives the call.
@@ -82,6 +118,9 @@ struct StreamContext {
   // For the blocking fallback of StreamAsync: the caller's token, when it
   // has one; else one bridged from `scope`.
   const Cancellation* cancel = nullptr;
+  // Reasoning deltas, on the loop, when not empty. Handing one on counts as
+  // output: like text, no retry follows it.
+  ReasoningCallback on_reasoning = nullptr;
 };
 
 class LlmClient {

@@ -49,6 +49,7 @@ class ChunkSax final : public nlohmann::json_sax<json> {
   bool has_error() const { return has_error_; }
   bool finished() const { return finished_; }
   bool has_usage() const { return has_usage_; }
+  bool has_extras() const { return has_extras_; }
   std::string TakeContent() { return std::move(content_); }
   std::string TakeFinishReason() { return std::move(finish_reason_); }
 
@@ -74,7 +75,10 @@ class ChunkSax final : public nlohmann::json_sax<json> {
     } else if (path_ == kChoiceLevel) {
       slot_ = val == "delta" ? Slot::kDelta : val == "finish_reason" ? Slot::kFinishReason : Slot::kNone;
     } else if (path_ == kDeltaLevel) {
-      slot_ = val == "content" ? Slot::kContent : Slot::kNone;
+      slot_ = val == "content"                                     ? Slot::kContent
+              : val == "tool_calls" || val == "reasoning_content" ||
+                        val == "reasoning" || val == "refusal" ? Slot::kExtra
+                                                               : Slot::kNone;
     }
     return true;
   }
@@ -87,7 +91,7 @@ class ChunkSax final : public nlohmann::json_sax<json> {
  private:
   enum class Kind { kNull, kString, kObject, kArray, kOther };
   // What the next value at the current path level is, if it matters.
-  enum class Slot { kNone, kRoot, kError, kUsage, kChoices, kFirstChoice, kDelta, kContent, kFinishReason };
+  enum class Slot { kNone, kRoot, kError, kUsage, kChoices, kFirstChoice, kDelta, kContent, kFinishReason, kExtra };
   // path_ values: which container on the interesting path is innermost.
   static constexpr int kRootLevel = 1;     // the top-level object
   static constexpr int kChoicesLevel = 2;  // its "choices" array
@@ -112,6 +116,9 @@ class ChunkSax final : public nlohmann::json_sax<json> {
         return false;
       case Slot::kUsage:
         has_usage_ = kind != Kind::kNull;
+        return false;
+      case Slot::kExtra:
+        has_extras_ = has_extras_ || kind != Kind::kNull;
         return false;
       case Slot::kChoices:
         content_.clear();
@@ -173,6 +180,7 @@ class ChunkSax final : public nlohmann::json_sax<json> {
   bool root_is_object_ = false;
   bool has_error_ = false;
   bool has_usage_ = false;
+  bool has_extras_ = false;  // a non-null tool_calls, reasoning(_content) or refusal in the delta
   bool finished_ = false;
   std::string content_;
   std::string finish_reason_;
@@ -198,12 +206,63 @@ void ReadUsage(std::string_view data, OpenAiChunk* chunk) {
   chunk->completion_tokens = TokenCount(*usage, "completion_tokens");
 }
 
+std::string StringAt(const json& object, const char* key) {
+  auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+// Reads the tool calls, reasoning and refusal of a delta (rare next to
+// plain text, so a DOM is fine).
+void ReadExtras(std::string_view data, OpenAiChunk* chunk) {
+  const json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return;
+  auto choices = parsed.find("choices");
+  if (choices == parsed.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object()) return;
+  auto delta = (*choices)[0].find("delta");
+  if (delta == (*choices)[0].end() || !delta->is_object()) return;
+  chunk->reasoning = StringAt(*delta, "reasoning_content");
+  if (chunk->reasoning.empty()) chunk->reasoning = StringAt(*delta, "reasoning");
+  chunk->refusal = StringAt(*delta, "refusal");
+  auto calls = delta->find("tool_calls");
+  if (calls == delta->end() || !calls->is_array()) return;
+  long long position = 0;
+  for (const json& call : *calls) {
+    const long long here = position++;
+    if (!call.is_object()) continue;
+    OpenAiToolFragment fragment;
+    auto index = call.find("index");
+    fragment.index = index != call.end() && index->is_number_integer() ? index->get<long long>() : here;
+    fragment.id = StringAt(call, "id");
+    if (auto function = call.find("function"); function != call.end() && function->is_object()) {
+      fragment.name = StringAt(*function, "name");
+      fragment.arguments = StringAt(*function, "arguments");
+    }
+    chunk->tool_calls.push_back(std::move(fragment));
+  }
+}
+
+json MessageJson(const ChatMessage& message) {
+  json out = {{"role", message.role}, {"content", message.content}};
+  if (!message.tool_calls.empty()) {
+    if (message.content.empty()) out["content"] = nullptr;
+    json calls = json::array();
+    for (const ToolCall& call : message.tool_calls) {
+      calls.push_back({{"id", call.id},
+                       {"type", "function"},
+                       {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    }
+    out["tool_calls"] = std::move(calls);
+  }
+  if (message.role == "tool") out["tool_call_id"] = message.tool_call_id;
+  return out;
+}
+
 }  // namespace
 
 std::string BuildChatRequestBody(const ChatRequest& request) {
   json messages = json::array();
   for (const auto& message : request.messages) {
-    messages.push_back({{"role", message.role}, {"content", message.content}});
+    messages.push_back(MessageJson(message));
   }
   json body = {{"model", request.model},
                {"messages", std::move(messages)},
@@ -212,6 +271,20 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.top_p) body["top_p"] = *request.top_p;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
+  if (!request.tools.empty()) {
+    json tools = json::array();
+    for (const ToolSpec& tool : request.tools) {
+      tools.push_back({{"type", "function"},
+                       {"function",
+                        {{"name", tool.name}, {"description", tool.description}, {"parameters", tool.parameters}}}});
+    }
+    body["tools"] = std::move(tools);
+  }
+  if (request.output_schema) {
+    body["response_format"] = {
+        {"type", "json_schema"},
+        {"json_schema", {{"name", request.output_schema_name}, {"schema", *request.output_schema}, {"strict", true}}}};
+  }
   // Replace invalid UTF-8 rather than throw: user text is not ours to reject here.
   return DumpJson(body);
 }
@@ -246,6 +319,7 @@ Status ParseOpenAiChunk(std::string_view data, OpenAiChunk* chunk) {
   chunk->finished = sax.finished();
   chunk->finish_reason = sax.TakeFinishReason();
   if (sax.has_usage()) ReadUsage(data, chunk);
+  if (sax.has_extras()) ReadExtras(data, chunk);
   return Status::Ok();
 }
 

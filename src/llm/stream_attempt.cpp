@@ -1,5 +1,6 @@
 // StreamAttempt's exchange itself (stream_attempt.h): the request options,
-// the body (SSE parsed as it arrives, never accumulated; other bodies read
+// the body (SSE or NDJSON parsed as it arrives, never accumulated, and read
+// by the protocol's decoder; other bodies read
 // for their error message only, up to kMaxErrorBodyBytes), timeouts and the
 // verdict. How it is driven, on a loop or alone, is in
 // stream_attempt_drive.cpp. A socket that cannot be opened for lack of
@@ -13,7 +14,7 @@
 #include <utility>
 
 #include "core/descriptors.h"
-#include "llm/openai_wire.h"
+#include "llm/openai_wire.h"  // RedactSecret
 #include "llm/retry_policy.h"
 
 namespace flowrun {
@@ -36,12 +37,17 @@ bool MayLackDescriptors(CURLcode result) {
          result == CURLE_OUT_OF_MEMORY || result == CURLE_FAILED_INIT;
 }
 
-bool IsUpstreamError(const Status& status) { return status.message().rfind("upstream error: ", 0) == 0; }
-
 }  // namespace
 
-StreamAttempt::StreamAttempt(const OpenAiConfig& config, const std::string& display_url, const DeltaCallback& on_delta)
-    : config_(config), display_url_(display_url), on_delta_(on_delta) {}
+StreamAttempt::StreamAttempt(const OpenAiConfig& config, const WireProtocol& protocol, StreamDecoder& decoder,
+                             const std::string& display_url, const DeltaCallback& on_delta,
+                             const ReasoningCallback* on_reasoning)
+    : config_(config),
+      protocol_(protocol),
+      decoder_(decoder),
+      on_reasoning_(on_reasoning),
+      display_url_(display_url),
+      on_delta_(on_delta) {}
 
 StreamAttempt::~StreamAttempt() {
   if (headers_ != nullptr) curl_slist_free_all(headers_);
@@ -58,10 +64,12 @@ constexpr long kReceiveBufferBytes = 4 * 1024;
 void StreamAttempt::Prepare(CURL* easy, const std::string& url, const std::string& body) {
   easy_ = easy;
   headers_ = curl_slist_append(headers_, "Content-Type: application/json");
-  headers_ = curl_slist_append(headers_, "Accept: text/event-stream");
+  headers_ = curl_slist_append(headers_, protocol_.framing() == WireProtocol::Framing::kSse
+                                              ? "Accept: text/event-stream"
+                                              : "Accept: application/x-ndjson");
   headers_ = curl_slist_append(headers_, "Expect:");  // no 100-continue round trip
-  if (!config_.api_key.empty()) {
-    headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + config_.api_key).c_str());
+  for (const std::string& header : protocol_.Headers(config_.api_key)) {
+    headers_ = curl_slist_append(headers_, header.c_str());
   }
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
@@ -101,9 +109,12 @@ AttemptResult StreamAttempt::Conclude(CURLcode result) {
   outcome.status = Classify(result, http_status, curl_error, &outcome);
   outcome.http_status = http_status;
   outcome.delivered = deltas_delivered_ > 0;
-  outcome.finish_reason = finish_reason_;
-  outcome.prompt_tokens = prompt_tokens_;
-  outcome.completion_tokens = completion_tokens_;
+  DecodedAnswer answer = decoder_.Answer();
+  outcome.finish_reason = std::move(answer.finish_reason);
+  outcome.prompt_tokens = answer.prompt_tokens;
+  outcome.completion_tokens = answer.completion_tokens;
+  outcome.tool_calls = std::move(answer.tool_calls);
+  outcome.refusal = std::move(answer.refusal);
   if (outcome.fault == StreamFault::kHttpStatus) outcome.retry_after_ms = retry_after_ms;
   return outcome;
 }
@@ -138,7 +149,7 @@ void StreamAttempt::CheckClock() {
   if (stop_ != Stop::kNone) return;
   if (CancelledNow()) {
     stop_ = Stop::kCancelled;
-  } else if (config_.first_token_timeout_ms > 0 && deltas_delivered_ == 0 && !finished_ &&
+  } else if (config_.first_token_timeout_ms > 0 && !progress_ &&
              MillisSince(start_) > config_.first_token_timeout_ms) {
     Fail("no first token from upstream within " + std::to_string(config_.first_token_timeout_ms) + " ms",
          StreamFault::kTimeout);
@@ -187,7 +198,7 @@ size_t StreamAttempt::OnBody(std::string_view bytes) {
   // Timeouts are checked every tick; per read, the cancel flag.
   if (stop_ == Stop::kNone && CancelledNow()) stop_ = Stop::kCancelled;
   if (driver_ != nullptr) driver_->NoteRead(*this);  // a flush hint at the end of the batch
-  if (stop_ == Stop::kDone) return bytes.size();  // drain what follows [DONE]
+  if (stop_ == Stop::kDone) return bytes.size();  // drain what follows the end marker
   if (stop_ != Stop::kNone) return 0;
   if (mode_ != BodyMode::kStream) {
     // Non-streamed bodies are read for their message only, and only so far.
@@ -195,9 +206,17 @@ size_t StreamAttempt::OnBody(std::string_view bytes) {
     body_.append(bytes.substr(0, room));
     return bytes.size() <= room ? bytes.size() : 0;
   }
-  const SseFeedResult fed = parser_.Feed(bytes, [this](const SseEvent& event) { return OnEvent(event); });
-  if (fed == SseFeedResult::kTooLarge) {
-    Fail("upstream sent an oversized event: " + parser_.error(), StreamFault::kMalformed);
+  SseFeedResult fed;
+  if (protocol_.framing() == WireProtocol::Framing::kSse) {
+    fed = parser_.Feed(bytes, [this](const SseEvent& event) { return OnMessage(event.event, event.data); });
+    if (fed == SseFeedResult::kTooLarge) {
+      Fail("upstream sent an oversized event: " + parser_.error(), StreamFault::kMalformed);
+    }
+  } else {
+    fed = lines_.Feed(bytes, [this](std::string_view line) { return OnMessage({}, line); });
+    if (fed == SseFeedResult::kTooLarge) {
+      Fail("upstream sent an oversized line: " + lines_.error(), StreamFault::kMalformed);
+    }
   }
   return fed == SseFeedResult::kOk || stop_ == Stop::kDone ? bytes.size() : 0;
 }
@@ -209,45 +228,52 @@ StreamAttempt::BodyMode StreamAttempt::DetectMode() {
   const char* content_type = nullptr;
   curl_easy_getinfo(easy_, CURLINFO_CONTENT_TYPE, &content_type);
   // A server that ignored "stream": true answers with one JSON document.
-  if (content_type != nullptr && std::string_view(content_type).find("json") != std::string_view::npos) {
+  if (content_type != nullptr && protocol_.IsUnstreamed(content_type)) {
     return BodyMode::kPlainJson;
   }
   return BodyMode::kStream;
 }
 
-bool StreamAttempt::OnEvent(const SseEvent& event) {
-  if (event.event == "error") {
-    Fail("upstream error: " + UpstreamErrorMessage(event.data), StreamFault::kUpstreamError);
+bool StreamAttempt::OnMessage(std::string_view event, std::string_view data) {
+  DecodedMessage message;
+  Status decoded = decoder_.Decode(event, data, &message);
+  if (!decoded.ok()) {
+    if (stop_ == Stop::kNone) {
+      stop_ = Stop::kFailed;
+      failure_ = std::move(decoded);
+      failure_fault_ = message.fault;
+      failure_transient_ = message.retryable;
+    }
     return false;
   }
-  OpenAiChunk chunk;
-  Status parsed = ParseOpenAiChunk(event.data, &chunk);
-  if (!parsed.ok()) {
-    Fail(parsed.message(), IsUpstreamError(parsed) ? StreamFault::kUpstreamError : StreamFault::kMalformed);
-    return false;
-  }
-  if (chunk.done) {
-    stop_ = Stop::kDone;
-    done_at_ = Clock::now();
-    return false;
-  }
-  if (!chunk.content.empty()) {
+  if (!message.reasoning.empty() || !message.text.empty() || message.progress) progress_ = true;
+  if (!message.reasoning.empty() && on_reasoning_ != nullptr && *on_reasoning_) {
     ++deltas_delivered_;
-    if (!on_delta_(chunk.content)) {
+    (*on_reasoning_)(message.reasoning);
+  }
+  if (!message.text.empty()) {
+    ++deltas_delivered_;
+    if (!on_delta_(message.text)) {
       stop_ = Stop::kCancelled;
       return false;
     }
   }
-  if (chunk.finished) {
-    finished_ = true;
-    if (!chunk.finish_reason.empty()) finish_reason_ = std::move(chunk.finish_reason);
-  }
-  // Some servers repeat a cumulative usage; the last one counts.
-  if (chunk.has_usage) {
-    prompt_tokens_ = chunk.prompt_tokens;
-    completion_tokens_ = chunk.completion_tokens;
+  if (message.end) {
+    stop_ = Stop::kDone;
+    done_at_ = Clock::now();
+    return false;
   }
   return true;
+}
+
+// Some servers close right after the last message without its terminator:
+// read that message too.
+void StreamAttempt::FinishFraming() {
+  if (protocol_.framing() == WireProtocol::Framing::kSse) {
+    parser_.Finish([this](const SseEvent& event) { return OnMessage(event.event, event.data); });
+  } else {
+    lines_.Finish([this](std::string_view line) { return OnMessage({}, line); });
+  }
 }
 
 Status StreamAttempt::Classify(CURLcode result, long http_status, const std::string& curl_error,
@@ -264,17 +290,15 @@ Status StreamAttempt::Classify(CURLcode result, long http_status, const std::str
   }
   if (http_status != 0 && (http_status < 200 || http_status > 299)) {
     outcome->fault = StreamFault::kHttpStatus;
-    outcome->transient = IsRetryableHttpStatus(http_status);
-    const std::string message = UpstreamErrorMessage(RedactSecret(body_, config_.api_key));
+    outcome->transient = protocol_.IsRetryableStatus(http_status);
+    const std::string message = protocol_.ErrorMessage(RedactSecret(body_, config_.api_key));
     return Status::UpstreamError("upstream returned HTTP " + std::to_string(http_status) +
                                  (message.empty() ? "" : ": " + message));
   }
   if (mode_ == BodyMode::kPlainJson) {
-    OpenAiChunk ignored;
-    Status parsed = ParseOpenAiChunk(body_, &ignored);
-    if (IsUpstreamError(parsed)) {
+    if (std::optional<std::string> error = protocol_.ErrorInUnstreamedBody(body_)) {
       outcome->fault = StreamFault::kUpstreamError;
-      return parsed;
+      return Status::UpstreamError("upstream error: " + *error);
     }
     outcome->fault = StreamFault::kMalformed;
     return Status::Malformed("upstream answered without streaming (Content-Type application/json)");
@@ -284,10 +308,9 @@ Status StreamAttempt::Classify(CURLcode result, long http_status, const std::str
     outcome->transient = IsTransientTransportFailure(result);
     return Status::Unavailable("cannot reach upstream " + display_url_ + ": " + curl_error);
   }
-  // Some servers close right after the last data line; accept that event.
-  parser_.Finish([this](const SseEvent& event) { return OnEvent(event); });
+  FinishFraming();
   if (stop_ != Stop::kNone) return Stopped(outcome);
-  if (finished_) return Status::Ok();
+  if (decoder_.Answer().finished) return Status::Ok();
   outcome->fault = StreamFault::kTruncated;
   std::string message = "upstream stream ended before the answer finished";
   if (result != CURLE_OK) message += " (" + curl_error + ")";
@@ -318,6 +341,7 @@ Status StreamAttempt::Stopped(AttemptResult* outcome) const {
       return Status::Cancelled();
     case Stop::kFailed:
       outcome->fault = failure_fault_;
+      outcome->transient = failure_transient_;
       return failure_;
     case Stop::kDone:
     case Stop::kNone:

@@ -1,6 +1,8 @@
-// StreamAttempt: one HTTP exchange with an OpenAI-compatible upstream (send
-// the request, parse the SSE body, hand text deltas to the consumer) and how
-// it ended, in enough detail for the retry loop in openai_client.cpp to
+// StreamAttempt: one HTTP exchange with a model upstream (send the request,
+// split the streamed body into SSE events or NDJSON lines, let the
+// protocol's decoder read them, hand text and reasoning deltas to the
+// consumer) and how it ended, in enough detail for the retry loop in
+// protocol_client.cpp to
 // decide whether another attempt is safe and useful. It runs either on a
 // loop's CurlDriver (`co_await attempt.OnLoop(...)`: cancelled through a
 // CancelScope, paused while a FlowControl is backlogged) or alone on the
@@ -25,7 +27,9 @@
 #include "llm/curl_handles.h"
 #include "llm/llm_client.h"
 #include "llm/openai_client.h"
+#include "llm/ndjson_line_parser.h"
 #include "llm/sse_line_parser.h"
+#include "llm/wire_protocol.h"
 
 namespace flowrun {
 
@@ -39,12 +43,15 @@ struct AttemptResult {
   std::string finish_reason;            // the last string finish_reason, empty when none
   long long prompt_tokens = 0;          // from the last "usage", 0 when none arrived
   long long completion_tokens = 0;
+  std::vector<ToolCall> tool_calls;     // assembled, in index order
+  std::string refusal;
 };
 
 class StreamAttempt final : public LoopTransfer {
  public:
-  // All three must outlive the attempt.
-  StreamAttempt(const OpenAiConfig& config, const std::string& display_url, const DeltaCallback& on_delta);
+  // All must outlive the attempt; `on_reasoning` may be null or empty.
+  StreamAttempt(const OpenAiConfig& config, const WireProtocol& protocol, StreamDecoder& decoder,
+                const std::string& display_url, const DeltaCallback& on_delta, const ReasoningCallback* on_reasoning);
   ~StreamAttempt() override;
   StreamAttempt(const StreamAttempt&) = delete;
   StreamAttempt& operator=(const StreamAttempt&) = delete;
@@ -107,12 +114,16 @@ class StreamAttempt final : public LoopTransfer {
   static int ProgressThunk(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
   size_t OnBody(std::string_view bytes);
   BodyMode DetectMode();
-  bool OnEvent(const SseEvent& event);
+  bool OnMessage(std::string_view event, std::string_view data);
+  void FinishFraming();
   Status Classify(CURLcode result, long http_status, const std::string& curl_error, AttemptResult* outcome);
   Status Stopped(AttemptResult* outcome) const;
   void Fail(std::string message, StreamFault fault);
 
   const OpenAiConfig& config_;
+  const WireProtocol& protocol_;
+  StreamDecoder& decoder_;
+  const ReasoningCallback* on_reasoning_;
   const std::string& display_url_;
   const DeltaCallback& on_delta_;
   // How it learns to stop: a Cancellation when alone, a scope on a loop.
@@ -131,17 +142,16 @@ class StreamAttempt final : public LoopTransfer {
   curl_slist* headers_ = nullptr;
   char error_buffer_[CURL_ERROR_SIZE] = {};
   SseLineParser parser_;
+  NdjsonLineParser lines_;
   BodyMode mode_ = BodyMode::kUnknown;
   Stop stop_ = Stop::kNone;
   Status failure_;
   StreamFault failure_fault_ = StreamFault::kNone;
+  bool failure_transient_ = false;
   std::string body_;  // non-streamed body, capped at kMaxErrorBodyBytes
-  int deltas_delivered_ = 0;
+  int deltas_delivered_ = 0;   // text and reasoning deltas handed on
+  bool progress_ = false;      // the answer began (text, reasoning, a tool call, its end): no first-token timeout
   int deltas_hinted_ = 0;      // deltas_delivered_ at the last flush hint
-  bool finished_ = false;      // a finish_reason arrived
-  std::string finish_reason_;  // its text, when a string
-  long long prompt_tokens_ = 0;      // the last usage chunk's
-  long long completion_tokens_ = 0;
   bool got_response_ = false;  // headers (or body) arrived: the idle clock runs
   bool out_of_fds_ = false;    // socket() failed with EMFILE/ENFILE
   Clock::time_point start_;
