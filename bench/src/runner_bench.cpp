@@ -152,6 +152,7 @@ Task<Sample> RunMany(EventLoop& loop, const Flow& flow, const nlohmann::json& in
     streamed.clear();
     CancelScope scope;
     RunEnvironment env{loop, scope, nullptr, nullptr, nullptr, nullptr, kMaxStepsPerRun};
+    env.step_events = false;  // the sink drops them, as the SSE stream does by default
     RunResult result = co_await RunFlowAsync(flow, input, sink, env);
     if (!result.ok || streamed != expected) {
       std::cerr << "flowrun_runner_bench: flow '" << flow.name << "' run " << i << " went wrong: "

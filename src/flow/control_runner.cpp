@@ -77,45 +77,61 @@ struct Interpreter::Join {
   }
 };
 
-Task<Interpreter::Outcome> Interpreter::RunControl(const FlowStep& step, Frame frame, Event& after) {
+Interpreter::Outcome Interpreter::Decide(const FlowStep& step, const Frame& frame, Event& after, int* block) {
   const ControlSpec& spec = *step.control;
   nlohmann::json& state = *frame.state;
+  *block = -1;
   switch (spec.kind) {
     case ControlKind::kSet:
       for (const auto& [key, value] : spec.values) {
         nlohmann::json result;
         Status status = value.Evaluate(state, &result);
-        if (!status.ok()) co_return FailureAt(step, frame, "in '" + key + "': " + status.message());
+        if (!status.ok()) return FailureAt(step, frame, "in '" + key + "': " + status.message());
         state[key] = std::move(result);
       }
-      co_return std::nullopt;
+      return std::nullopt;
     case ControlKind::kFail: {
       std::string message;
       Status status = spec.message->Render(state, &message);
-      co_return FailureAt(step, frame, status.ok() ? message : "in 'message': " + status.message());
+      return FailureAt(step, frame, status.ok() ? message : "in 'message': " + status.message());
     }
     case ControlKind::kIf: {
       bool holds = false;
       Status status = HoldsIn(*spec.expression, state, &holds);
-      if (!status.ok()) co_return FailureAt(step, frame, "in 'when': " + status.message());
-      after.branch = holds ? "then" : spec.has_else ? "else" : "none";
-      if (!holds && !spec.has_else) co_return std::nullopt;
-      Outcome outcome = co_await RunBlock(step.blocks[holds ? 0 : 1].steps, frame);
-      co_return outcome;
+      if (!status.ok()) return FailureAt(step, frame, "in 'when': " + status.message());
+      if (step_events()) after.branch = holds ? "then" : spec.has_else ? "else" : "none";
+      if (holds || spec.has_else) *block = holds ? 0 : 1;
+      return std::nullopt;
     }
     case ControlKind::kSwitch: {
       nlohmann::json value;
       Status status = EvaluateIn(*spec.expression, state, &value);
-      if (!status.ok()) co_return FailureAt(step, frame, "in 'on': " + status.message());
+      if (!status.ok()) return FailureAt(step, frame, "in 'on': " + status.message());
       const std::string key = CaseKey(value);
-      int block = spec.default_block;
+      int chosen = spec.default_block;
       for (size_t i = 0; i < spec.case_keys.size(); ++i) {
-        if (spec.case_keys[i] == key) block = static_cast<int>(i);
+        if (spec.case_keys[i] == key) chosen = static_cast<int>(i);
       }
-      if (block < 0) {
-        co_return FailureAt(step, frame, "switch '" + step.id + "': no case for value " + DumpJson(key));
-      }
-      after.branch = block == spec.default_block ? "default" : key;
+      if (chosen < 0) return FailureAt(step, frame, "switch '" + step.id + "': no case for value " + DumpJson(key));
+      if (step_events()) after.branch = chosen == spec.default_block ? "default" : key;
+      *block = chosen;
+      return std::nullopt;
+    }
+    default:
+      break;
+  }
+  return FailureAt(step, frame, "internal error: step '" + step.id + "' does not decide at once");
+}
+
+Task<Interpreter::Outcome> Interpreter::RunControl(const FlowStep& step, Frame frame, Event& after) {
+  switch (step.control->kind) {
+    case ControlKind::kSet:
+    case ControlKind::kFail:
+    case ControlKind::kIf:
+    case ControlKind::kSwitch: {
+      int block = -1;
+      Outcome decided = Decide(step, frame, after, &block);
+      if (decided || block < 0) co_return decided;
       Outcome outcome = co_await RunBlock(step.blocks[block].steps, frame);
       co_return outcome;
     }

@@ -89,6 +89,10 @@ struct FlowStep {
   std::shared_ptr<const ControlSpec> control;  // control steps
   std::vector<FlowBlock> blocks;               // nested blocks (the on_error block last)
   StepPolicy policy;
+  // It never waits: a set, if, switch or fail without timeout_ms, retry or
+  // on_error steps, whose nested steps never wait either. The runner calls
+  // it as a plain function, with no task of its own (set by the compiler).
+  bool direct = false;
 
   bool IsControl() const { return control != nullptr; }
 };

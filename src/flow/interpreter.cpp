@@ -8,10 +8,8 @@
 namespace flowrun {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 // Runs one leaf step, turning an exception from a (custom) step into an error.
@@ -61,38 +59,64 @@ Interpreter::Failure Interpreter::FailureAt(const FlowStep& step, const Frame& f
 }
 
 Task<Interpreter::Outcome> Interpreter::RunBlock(const std::vector<FlowStep>& steps, Frame frame) {
+  const bool direct = env_.direct_steps;
   for (const FlowStep& step : steps) {
-    Outcome outcome = co_await RunStep(step, frame);
+    Outcome outcome;
+    if (direct && step.direct) {
+      outcome = RunDirect(step, frame);
+    } else {
+      Outcome ran = co_await RunStep(step, frame);
+      outcome = std::move(ran);
+    }
     if (outcome) co_return outcome;
   }
   co_return std::nullopt;
 }
 
-// if -> (attempt: timeout -> body) x retry -> on_error.
-Task<Interpreter::Outcome> Interpreter::RunStep(const FlowStep& step, Frame frame) {
-  if (frame.scope->cancelled()) co_return FailureAt(step, frame, frame.scope->reason());
+Interpreter::Outcome Interpreter::Admit(const FlowStep& step, const Frame& frame) {
+  if (frame.scope->cancelled()) return FailureAt(step, frame, frame.scope->reason());
   if (++steps_run_ > env_.max_steps) {
-    co_return FailureAt(step, frame, "the run went past " + std::to_string(env_.max_steps) +
-                                         " steps (the limit of steps per run)");
+    return FailureAt(step, frame, "the run went past " + std::to_string(env_.max_steps) +
+                                      " steps (the limit of steps per run)");
   }
+  return std::nullopt;
+}
+
+Interpreter::Clock::time_point Interpreter::BeginStep(const FlowStep& step, const Frame& frame, Event& after) {
+  if (!env_.step_events) return {};
   // One event is step:before and then, retyped, step:after: a step builds
   // (and copies its id and path into) one event, not two.
-  Event after = StepEvent(Event::Type::kStepBefore, step, frame);
+  after = StepEvent(Event::Type::kStepBefore, step, frame);
   Emit(after);
   after.type = Event::Type::kStepAfter;
-  const Clock::time_point started = Clock::now();
+  return Clock::now();
+}
+
+Interpreter::Outcome Interpreter::CheckCondition(const FlowStep& step, const Frame& frame, bool* skipped) const {
+  *skipped = false;
+  if (!step.policy.condition) return std::nullopt;
+  bool holds = false;
+  Status evaluated = HoldsIn(*step.policy.condition, *frame.state, &holds);
+  if (!evaluated.ok()) return FailureAt(step, frame, "in 'if': " + evaluated.message());
+  *skipped = !holds;
+  return std::nullopt;
+}
+
+void Interpreter::EndStep(Event& after, Clock::time_point started, bool skipped) {
+  if (!env_.step_events) return;
+  after.skipped = skipped;
+  after.duration_ms = MillisecondsSince(started);
+  Emit(after);
+}
+
+// if -> (attempt: timeout -> body) x retry -> on_error.
+Task<Interpreter::Outcome> Interpreter::RunStep(const FlowStep& step, Frame frame) {
+  if (Outcome refused = Admit(step, frame)) co_return refused;
+  Event after;
+  const Clock::time_point started = BeginStep(step, frame, after);
   Activation activation{frame.parent, 0};
-  Outcome outcome;
   bool skipped = false;
-  if (step.policy.condition) {
-    bool holds = false;
-    Status evaluated = HoldsIn(*step.policy.condition, *frame.state, &holds);
-    if (!evaluated.ok()) {
-      outcome = FailureAt(step, frame, "in 'if': " + evaluated.message());
-    } else if (!holds) {
-      skipped = true;
-    }
-  }
+  Outcome outcome = CheckCondition(step, frame, &skipped);
   if (!skipped && !outcome) {
     // Kept for retries: a later attempt starts from the state the first one saw.
     std::optional<nlohmann::json> before;
@@ -116,7 +140,7 @@ Task<Interpreter::Outcome> Interpreter::RunStep(const FlowStep& step, Frame fram
       }
       *frame.state = *before;
       const int attempts = after.attempts;
-      after = StepEvent(Event::Type::kStepAfter, step, frame);
+      after = env_.step_events ? StepEvent(Event::Type::kStepAfter, step, frame) : Event();
       after.attempts = attempts;
     }
   }
@@ -133,9 +157,7 @@ Task<Interpreter::Outcome> Interpreter::RunStep(const FlowStep& step, Frame fram
     }
   }
   if (outcome) co_return outcome;  // no step:after for a step that failed
-  after.skipped = skipped;
-  after.duration_ms = MillisecondsSince(started);
-  Emit(after);
+  EndStep(after, started, skipped);
   co_return std::nullopt;
 }
 

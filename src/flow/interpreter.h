@@ -48,17 +48,37 @@ class Interpreter {
 
   // Sends an event; a consumer that has gone cancels the run.
   void Emit(const Event& event);
+  bool step_events() const { return env_.step_events; }
   Event StepEvent(Event::Type type, const FlowStep& step, const Frame& frame) const;
   Failure FailureAt(const FlowStep& step, const Frame& frame, std::string message) const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  // What every step starts and ends with, on either path: a cancelled
+  // scope or the step limit refuses it; step:before goes out (`after` is
+  // then the step:after to fill in); its `if:` may skip it; step:after
+  // goes out when it finished. Without step events nothing is built.
+  Outcome Admit(const FlowStep& step, const Frame& frame);
+  Clock::time_point BeginStep(const FlowStep& step, const Frame& frame, Event& after);
+  Outcome CheckCondition(const FlowStep& step, const Frame& frame, bool* skipped) const;
+  void EndStep(Event& after, Clock::time_point started, bool skipped);
+
   Task<Outcome> RunStep(const FlowStep& step, Frame frame);
   // One attempt: the step's own scope (its timeout cancels it), then its body.
   Task<Outcome> RunAttempt(const FlowStep& step, Frame frame, Activation& activation, Event& after);
   Task<Outcome> RunLeaf(const FlowStep& step, Frame frame, Activation& activation);
   Task<Outcome> RunFallback(const FlowStep& step, Frame frame, Activation& activation, const Failure& failure);
 
+  // direct_runner.cpp: a direct step (FlowStep::direct) and a block of
+  // them, as plain calls.
+  Outcome RunDirect(const FlowStep& step, const Frame& frame);
+  Outcome RunBlockDirect(const std::vector<FlowStep>& steps, const Frame& frame);
+
   // control_runner.cpp
+  // set and fail do all their work here; if and switch choose the block to
+  // run (*block; -1: none). Never waits: both paths share it.
+  Outcome Decide(const FlowStep& step, const Frame& frame, Event& after, int* block);
   Task<Outcome> RunControl(const FlowStep& step, Frame frame, Event& after);
   Task<Outcome> RunLoop(const FlowStep& step, Frame frame, Event& after);
   Task<Outcome> RunParallel(const FlowStep& step, Frame frame);

@@ -67,6 +67,13 @@ struct RunEnvironment {
   int max_steps = kMaxStepsPerRun;
   // Sampling settings for every model step of the run (may be null: none).
   const ModelOverrides* model_overrides = nullptr;
+  // Whether the sink takes step:before / step:after. false (a consumer that
+  // drops them, as the SSE stream does unless ?events=all): none is built or
+  // sent; chunk, error and done still are.
+  bool step_events = true;
+  // Steps that never wait (FlowStep::direct) run as plain calls; false runs
+  // every step as a task, as the tests that compare the two paths do.
+  bool direct_steps = true;
 };
 
 // `input` must already be validated by flow.input. `done` is always the last

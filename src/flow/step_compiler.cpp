@@ -70,6 +70,31 @@ bool IsValidId(const std::string& id) {
   return true;
 }
 
+// FlowStep::direct: a control step that decides or writes at once, with no
+// policy that waits (timeout_ms, retry) or runs steps (on_error), whose
+// nested steps are all direct too.
+bool NeverWaits(const FlowStep& step) {
+  if (!step.IsControl() || step.policy.timeout_ms > 0 || step.policy.max_attempts > 1 ||
+      step.policy.on_error == StepPolicy::OnError::kSteps) {
+    return false;
+  }
+  switch (step.control->kind) {
+    case ControlKind::kSet:
+    case ControlKind::kIf:
+    case ControlKind::kSwitch:
+    case ControlKind::kFail:
+      break;
+    default:
+      return false;
+  }
+  for (const FlowBlock& block : step.blocks) {
+    for (const FlowStep& inner : block.steps) {
+      if (!inner.direct) return false;
+    }
+  }
+  return true;
+}
+
 void AddUnique(std::vector<std::string>& names, const std::string& name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
 }
@@ -229,6 +254,7 @@ std::optional<FlowStep> StepCompiler::CompileStep(const ConfigNode& item, size_t
     step.policy.fallback_block = static_cast<int>(step.blocks.size()) - 1;
   }
   if (context_.diagnostics.size() != errors_before) return std::nullopt;
+  step.direct = NeverWaits(step);
   return step;
 }
 

@@ -179,6 +179,7 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   // there twice (the library's reference would be released twice).
   RunEnvironment environment{run.loop, run.scope, &run.flow, std::move(flush), nullptr, settings.library};
   environment.model_overrides = &settings.model_overrides;
+  environment.step_events = settings.encoder == nullptr && settings.all_events;  // else OnEvent drops them
   Task<RunResult> run_task = RunFlowAsync(flow, std::move(input), std::move(sink), std::move(environment));
   RunResult result = co_await run_task;
   session.Finish(result);
