@@ -193,7 +193,7 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
     return nullptr;
   }
   std::string description = client->Describe();
-  if (settings.provider == "openai") description += ", model " + request.model;
+  if (settings.provider != "mock") description += ", model " + request.model;
   // A script is for the mock only: with a real model the flow runs as written.
   MockScript mock_script;
   if (settings.provider == "mock") {
@@ -226,22 +226,27 @@ StepType LlmStreamStepType() {
       {"max_tokens", ParamType::kInteger, false, nullptr,
        "upper bound on the reply's tokens (the mock provider stops there too)", {}},
       {"provider", ParamType::kString, false, "auto",
-       "auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else mock",
-       {"auto", "openai", "mock"}},
+       "auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else mock; anthropic and ollama are native",
+       {"auto", "openai", "anthropic", "ollama", "mock"}},
       {"base_url", ParamType::kString, false, nullptr,
-       "OpenAI-compatible API root (default: OPENAI_BASE_URL, else https://api.openai.com/v1)", {}},
-      {"api_key_env", ParamType::kString, false, "OPENAI_API_KEY", "environment variable holding the API key", {}},
+       "API root (default: OPENAI_BASE_URL, else https://api.openai.com/v1; anthropic: ANTHROPIC_BASE_URL, else "
+       "https://api.anthropic.com; ollama: OLLAMA_BASE_URL, else OLLAMA_HOST, else http://localhost:11434)",
+       {}},
+      {"api_key_env", ParamType::kString, false, nullptr,
+       "environment variable holding the API key (default: OPENAI_API_KEY; anthropic: ANTHROPIC_API_KEY; "
+       "ollama: OLLAMA_API_KEY, optional)",
+       {}},
       {"max_attempts", ParamType::kInteger, false, 3,
-       "openai: requests per answer; faults before the first token (refused, 429, 5xx) are retried", {}},
+       "openai, anthropic, ollama: requests per answer; faults before the first token (refused, 429, 5xx) are retried", {}},
       {"retry_initial_ms", ParamType::kInteger, false, 500,
-       "openai: backoff ceiling before the first retry, doubling per retry (full jitter)", {}},
+       "openai, anthropic, ollama: backoff ceiling before the first retry, doubling per retry (full jitter)", {}},
       {"retry_max_ms", ParamType::kInteger, false, 8000,
-       "openai: cap on any wait between attempts, Retry-After included", {}},
+       "openai, anthropic, ollama: cap on any wait between attempts, Retry-After included", {}},
       {"first_token_timeout_ms", ParamType::kInteger, false, 60000,
-       "openai: error if no text arrives this long after a request starts (0: off)", {}},
+       "openai, anthropic, ollama: error if no text arrives this long after a request starts (0: off)", {}},
       {"idle_timeout_ms", ParamType::kInteger, false, 30000,
-       "openai: error if the upstream sends nothing for this long once it answered (0: off)", {}},
-      {"connect_timeout_ms", ParamType::kInteger, false, 10000, "openai: TCP/TLS connect timeout", {}},
+       "openai, anthropic, ollama: error if the upstream sends nothing for this long once it answered (0: off)", {}},
+      {"connect_timeout_ms", ParamType::kInteger, false, 10000, "openai, anthropic, ollama: TCP/TLS connect timeout", {}},
       {"mock_delay_ms", ParamType::kInteger, false, 0, "mock provider: pause before each token", {}},
       {"mock_reply", ParamType::kTemplate, false, nullptr,
        "mock provider: the answer, a template over the state (default: it echoes the last user message)", {}},

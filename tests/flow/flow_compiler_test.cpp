@@ -85,7 +85,7 @@ steps:
             "flows/chat.yaml:9:5: error: unknown key 'temprature' in step 'reply' (llm-stream); did you mean 'temperature'?\n"
             "        temprature: 0.5\n"
             "        ^~~~~~~~~~\n"
-            "flows/chat.yaml:10:15: error: 'provider' must be one of auto, openai, mock, got 'opnai'; did you mean 'openai'?\n"
+            "flows/chat.yaml:10:15: error: 'provider' must be one of auto, openai, anthropic, ollama, mock, got 'opnai'; did you mean 'openai'?\n"
             "        provider: opnai\n"
             "                  ^~~~~\n"
             "flows/chat.yaml:12:9: error: duplicate step id 'reply'\n"

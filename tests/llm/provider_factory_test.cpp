@@ -84,5 +84,76 @@ TEST(ProviderFactory, MakesTheClientTheSettingsName) {
   EXPECT_EQ(MakeLlmClient(settings)->Describe(), "openai at http://127.0.0.1:9/v1");
 }
 
+// Params() without api_key_env, as a step that does not set it.
+nlohmann::json NativeParams(const std::string& provider) {
+  nlohmann::json params = Params({{"provider", provider}});
+  params.erase("api_key_env");
+  return params;
+}
+
+TEST(ProviderFactory, AnthropicReadsItsOwnKeyAndBaseUrl) {
+  std::string why;
+  ProviderSettings settings = ChooseProvider(NativeParams("anthropic"), Env({{"OPENAI_API_KEY", "sk-openai"}}), &why);
+  EXPECT_EQ(settings.provider, "anthropic");
+  EXPECT_EQ(settings.openai.base_url, "https://api.anthropic.com");
+  EXPECT_EQ(settings.openai.api_key, "");
+  EXPECT_EQ(why, " (no ANTHROPIC_API_KEY set: sending no x-api-key header)");
+
+  settings = ChooseProvider(NativeParams("anthropic"),
+                            Env({{"ANTHROPIC_API_KEY", "sk-ant-1"}, {"ANTHROPIC_BASE_URL", "http://127.0.0.1:7"}}), &why);
+  EXPECT_EQ(settings.openai.base_url, "http://127.0.0.1:7");
+  EXPECT_EQ(settings.openai.api_key, "sk-ant-1");
+  EXPECT_EQ(why, "");
+
+  nlohmann::json own = NativeParams("anthropic");
+  own["api_key_env"] = "CLAUDE_KEY";
+  own["max_attempts"] = 4;
+  settings = ChooseProvider(own, Env({{"ANTHROPIC_API_KEY", "sk-ant-1"}, {"CLAUDE_KEY", "sk-ant-2"}}), &why);
+  EXPECT_EQ(settings.openai.api_key, "sk-ant-2");
+  EXPECT_EQ(settings.openai.max_attempts, 4);
+}
+
+TEST(ProviderFactory, OllamaNeedsNoKeyAndReadsOllamaHostToo) {
+  std::string why;
+  ProviderSettings settings = ChooseProvider(NativeParams("ollama"), Env({}), &why);
+  EXPECT_EQ(settings.provider, "ollama");
+  EXPECT_EQ(settings.openai.base_url, "http://localhost:11434");
+  EXPECT_EQ(why, "");
+  EXPECT_EQ(ChooseProvider(NativeParams("ollama"), Env({{"OLLAMA_HOST", "10.0.0.5"}}), &why).openai.base_url,
+            "http://10.0.0.5:11434");
+  EXPECT_EQ(ChooseProvider(NativeParams("ollama"), Env({{"OLLAMA_HOST", "gpu-box:8080"}}), &why).openai.base_url,
+            "http://gpu-box:8080");
+  EXPECT_EQ(ChooseProvider(NativeParams("ollama"), Env({{"OLLAMA_HOST", "https://ollama.example.com"}}), &why)
+                .openai.base_url,
+            "https://ollama.example.com");
+  EXPECT_EQ(ChooseProvider(NativeParams("ollama"),
+                           Env({{"OLLAMA_HOST", "10.0.0.5"}, {"OLLAMA_BASE_URL", "http://127.0.0.1:9"}}), &why)
+                .openai.base_url,
+            "http://127.0.0.1:9");
+  nlohmann::json own = NativeParams("ollama");
+  own["base_url"] = "http://127.0.0.1:8";
+  EXPECT_EQ(ChooseProvider(own, Env({{"OLLAMA_BASE_URL", "http://127.0.0.1:9"}}), &why).openai.base_url,
+            "http://127.0.0.1:8");
+}
+
+TEST(ProviderFactory, AutoStillMeansOpenAiOrMockWithoutApiKeyEnv) {
+  std::string why;
+  nlohmann::json params = NativeParams("auto");
+  EXPECT_EQ(ChooseProvider(params, Env({{"ANTHROPIC_API_KEY", "sk-ant"}}), &why).provider, "mock");
+  EXPECT_EQ(why, "; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model");
+  EXPECT_EQ(ChooseProvider(params, Env({{"OPENAI_API_KEY", "sk"}}), &why).provider, "openai");
+}
+
+TEST(ProviderFactory, MakesTheNativeClientsAndDescribesThemWithoutSecrets) {
+  ProviderSettings settings;
+  settings.provider = "anthropic";
+  settings.openai.base_url = "https://api.anthropic.com";
+  settings.openai.api_key = "sk-ant-secret";
+  EXPECT_EQ(MakeLlmClient(settings)->Describe(), "anthropic at https://api.anthropic.com");
+  settings.provider = "ollama";
+  settings.openai.base_url = "http://localhost:11434/";
+  EXPECT_EQ(MakeLlmClient(settings)->Describe(), "ollama at http://localhost:11434");
+}
+
 }  // namespace
 }  // namespace flowrun
