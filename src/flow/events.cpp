@@ -10,6 +10,10 @@ void AddPlace(const Event& event, nlohmann::json& out) {
   if (event.iteration > 0) out["iteration"] = event.iteration;
 }
 
+void AddUsage(const Event& event, nlohmann::json& out) {
+  out["usage"] = {{"prompt_tokens", event.prompt_tokens}, {"completion_tokens", event.completion_tokens}};
+}
+
 }  // namespace
 
 const char* EventName(Event::Type type) {
@@ -24,6 +28,12 @@ const char* EventName(Event::Type type) {
       return "error";
     case Event::Type::kDone:
       return "done";
+    case Event::Type::kReasoning:
+      return "reasoning";
+    case Event::Type::kToolCall:
+      return "tool_call";
+    case Event::Type::kToolResult:
+      return "tool_result";
   }
   return "unknown";
 }
@@ -34,7 +44,18 @@ nlohmann::json EventData(const Event& event) {
     case Event::Type::kChunk:
       return event.text;
     case Event::Type::kDone:
-      return nullptr;
+      out["ok"] = event.ok;
+      if (event.has_usage) AddUsage(event, out);
+      return out;
+    case Event::Type::kReasoning:
+      AddPlace(event, out);
+      out["text"] = event.text;
+      return out;
+    case Event::Type::kToolCall:
+    case Event::Type::kToolResult:
+      AddPlace(event, out);
+      if (event.detail.is_object()) out.update(event.detail);
+      return out;
     case Event::Type::kError:
       out["error"] = event.text;
       AddPlace(event, out);
@@ -54,9 +75,8 @@ nlohmann::json EventData(const Event& event) {
     if (event.skipped) out["skipped"] = true;
     if (!event.handled_error.empty()) out["error"] = event.handled_error;
     if (event.attempts > 1) out["attempts"] = event.attempts;
-    if (event.has_usage) {
-      out["usage"] = {{"prompt_tokens", event.prompt_tokens}, {"completion_tokens", event.completion_tokens}};
-    }
+    if (event.has_usage) AddUsage(event, out);
+    if (event.detail.is_array()) out["tools"] = event.detail;
   }
   return out;
 }
@@ -67,9 +87,6 @@ nlohmann::json EventToJson(const Event& event) {
     case Event::Type::kChunk:
       AddPlace(event, out);
       out["text"] = event.text;
-      break;
-    case Event::Type::kDone:
-      out["ok"] = event.ok;
       break;
     default:
       out.update(EventData(event));

@@ -181,15 +181,20 @@ Task<Interpreter::Outcome> Interpreter::RunAttempt(const FlowStep& step, Frame f
     Outcome ran = co_await RunControl(step, inner, after);
     outcome = std::move(ran);
   } else {
-    const long long prompt_before = result_.counters.prompt_tokens;
-    const long long completion_before = result_.counters.completion_tokens;
-    Outcome ran = co_await RunLeaf(step, inner, activation);
+    StepReport report;
+    Outcome ran = co_await RunLeaf(step, inner, activation, report);
     outcome = std::move(ran);
+    if (report.has_usage) {
+      RunResult::StepTokens& tokens = result_.step_tokens[step.id];
+      tokens.prompt_tokens += report.prompt_tokens;
+      tokens.completion_tokens += report.completion_tokens;
+    }
     if (step.step->ReportsUsage()) {
       after.has_usage = true;
-      after.prompt_tokens = result_.counters.prompt_tokens - prompt_before;
-      after.completion_tokens = result_.counters.completion_tokens - completion_before;
+      after.prompt_tokens = report.prompt_tokens;
+      after.completion_tokens = report.completion_tokens;
     }
+    after.detail = std::move(report.tools);
   }
   if (timer != 0) env_.loop.CancelTimer(timer);
   // A step stopped by its own timeout fails with that reason, wherever inside it the stop was noticed.
@@ -199,7 +204,8 @@ Task<Interpreter::Outcome> Interpreter::RunAttempt(const FlowStep& step, Frame f
   co_return outcome;
 }
 
-Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame frame, Activation& activation) {
+Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame frame, Activation& activation,
+                                                StepReport& report) {
   CancelScope& step_scope = *frame.scope;
   // Built once per step and reused for every token: no allocations per chunk.
   Event chunk = StepEvent(Event::Type::kChunk, step, frame);
@@ -216,6 +222,7 @@ Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame fram
   StepContext context{step.id, *frame.state, step_cancel,
                       [&](std::string_view text) {
                         if (step_scope.cancelled()) return false;
+                        if (frame.quiet) return true;  // a tool's flow: its text goes to the model only
                         if (text.empty()) {
                           if (env_.flush && !env_.flush()) run_scope.Cancel("client disconnected");
                         } else {
@@ -230,6 +237,15 @@ Task<Interpreter::Outcome> Interpreter::RunLeaf(const FlowStep& step, Frame fram
   context.scope = &step_scope;
   context.flow = env_.flow;
   context.model_overrides = env_.model_overrides;
+  context.report = &report;
+  if (env_.step_events) {
+    context.note = [this, &step, &frame](StepNote note, const nlohmann::json& detail) {
+      Emit(NoteEvent(note, detail, step, frame));
+    };
+  }
+  context.call_flow = [this, &step, frame](const std::string& name, nlohmann::json input, nlohmann::json* state) {
+    return CallForTool(step, frame, name, std::move(input), state);
+  };
   const uint64_t chunks_before = activation.chunks;
   Status status = co_await RunStepObject(*step.step, context);
   step_scope.RemoveCallback(bridge);  // it refers to this frame's token

@@ -40,6 +40,7 @@ class Interpreter {
     int iteration = 0;                   // innermost loop/map iteration, from 1; 0: none
     int calls = 0;                       // `call` steps this block is inside
     Activation* parent = nullptr;        // the enclosing step's activation
+    bool quiet = false;                  // inside a tool's flow: chunks reach no client
   };
 
   Interpreter(const EventSink& sink, RunEnvironment& env, RunResult& result) : sink_(sink), env_(env), result_(result) {}
@@ -67,7 +68,12 @@ class Interpreter {
   Task<Outcome> RunStep(const FlowStep& step, Frame frame);
   // One attempt: the step's own scope (its timeout cancels it), then its body.
   Task<Outcome> RunAttempt(const FlowStep& step, Frame frame, Activation& activation, Event& after);
-  Task<Outcome> RunLeaf(const FlowStep& step, Frame frame, Activation& activation);
+  Task<Outcome> RunLeaf(const FlowStep& step, Frame frame, Activation& activation, StepReport& report);
+
+  // step_hooks.cpp: what a leaf step's context offers besides chunks.
+  Event NoteEvent(StepNote note, const nlohmann::json& detail, const FlowStep& step, const Frame& frame) const;
+  Task<Status> CallForTool(const FlowStep& step, Frame frame, std::string name, nlohmann::json input,
+                           nlohmann::json* state);
   Task<Outcome> RunFallback(const FlowStep& step, Frame frame, Activation& activation, const Failure& failure);
 
   // direct_runner.cpp: a direct step (FlowStep::direct) and a block of

@@ -40,6 +40,9 @@ Task<RunResult> RunFlowAsync(const Flow& flow, nlohmann::json input, EventSink s
   }
   Event done;
   done.ok = result.ok;
+  done.has_usage = true;
+  done.prompt_tokens = result.counters.prompt_tokens;
+  done.completion_tokens = result.counters.completion_tokens;
   interpreter.Emit(done);
   co_return result;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,13 @@ struct RunResult {
   // The value under the output key of the last step that streamed chunks to
   // the client, as that step left it (null when no step did).
   nlohmann::json streamed_output;
+  // Token usage by model step id (summed over its runs in this run, called
+  // flows' steps included), for metrics and logs.
+  struct StepTokens {
+    long long prompt_tokens = 0;
+    long long completion_tokens = 0;
+  };
+  std::map<std::string, StepTokens> step_tokens;
 };
 
 // Where a run executes. All of it belongs to the loop's thread and outlives the run.

@@ -27,7 +27,7 @@ void AppendSseEvent(const Event& event, uint64_t id, std::string& out, ChunkForm
   out += "\nid: ";
   out.append(id_text, id_length);
   out += "\ndata: ";
-  if (event.type == Event::Type::kDone) {
+  if (event.type == Event::Type::kDone && chunks == ChunkForm::kText) {
     out += "[DONE]";
   } else if (chunk) {
     AppendJsonString(event.text, out);

@@ -9,13 +9,14 @@
 
 namespace flowrun {
 
-// How a chunk's data looks: the JSON string of its text (the default
-// stream, which seed clients read), or, with ?events=all, an object with
-// its step and path: {"step", "path", "text"} (and "iteration" in a loop or map).
+// How chunks and done look: the JSON string of a chunk's text and
+// `data: [DONE]` (the default stream, which seed clients read), or, with
+// ?events=all, objects: a chunk's {"step", "path", "text"} (and "iteration"
+// in a loop or map), and done's {"ok", "usage"}.
 enum class ChunkForm { kText, kObject };
 
-// Appends "event: <type>\nid: <id>\ndata: <json>\n\n" to `out`; done carries
-// `data: [DONE]`. Lets a caller batch several events into one write.
+// Appends "event: <type>\nid: <id>\ndata: <json>\n\n" to `out`. Lets a
+// caller batch several events into one write.
 void AppendSseEvent(const Event& event, uint64_t id, std::string& out, ChunkForm chunks = ChunkForm::kText);
 
 // The same framing as a string of its own.

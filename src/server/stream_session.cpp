@@ -45,18 +45,13 @@ class Session {
     switch (event.type) {
       case Event::Type::kStepBefore:
       case Event::Type::kStepAfter:
+      case Event::Type::kReasoning:
+      case Event::Type::kToolCall:
+      case Event::Type::kToolResult:
         if (!settings_.all_events) return writable_;
         break;
       case Event::Type::kChunk:
-        if (outcome_.chunks++ == 0) {
-          outcome_.first_chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
-        }
-        if (pending_.empty() && flush_timer_ == 0) {
-          flush_timer_ = run_.loop.After(kUnhintedFlush, [this] {
-            flush_timer_ = 0;
-            FlushChunks();
-          });
-        }
+        CountChunk();
         AppendSseEvent(event, next_id_++, pending_, settings_.all_events ? ChunkForm::kObject : ChunkForm::kText);
         // A long burst leaves in writes of this size rather than all at once.
         if (pending_.size() >= kMaxPendingBytes) return FlushChunks();
@@ -64,7 +59,7 @@ class Session {
       default:
         break;
     }
-    AppendSseEvent(event, next_id_++, pending_);
+    AppendSseEvent(event, next_id_++, pending_, settings_.all_events ? ChunkForm::kObject : ChunkForm::kText);
     return Flush();
   }
 

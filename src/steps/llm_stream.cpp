@@ -119,6 +119,11 @@ class LlmStreamStep : public Step {
     // Tokens are spent (and reported) whether or not the answer was kept.
     context.counters.prompt_tokens += stats.prompt_tokens;
     context.counters.completion_tokens += stats.completion_tokens;
+    if (context.report != nullptr) {
+      context.report->has_usage = true;
+      context.report->prompt_tokens += stats.prompt_tokens;
+      context.report->completion_tokens += stats.completion_tokens;
+    }
     if (stream_ && stats.finish_reason == "length") context.counters.stopped_on_length = true;
     if (over_limit) {
       streamed = Status::ResourceExhausted("the reply is over max_reply_bytes (" + std::to_string(max_reply_bytes_) + " bytes)");

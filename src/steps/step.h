@@ -49,6 +49,29 @@ struct ModelOverrides {
   std::optional<int> max_tokens;
 };
 
+// What a step tells the run about itself beyond chunks and the state, for
+// its step:after event (and the run's usage by step). Filled by the step.
+struct StepReport {
+  bool has_usage = false;  // a model step: its own tokens (also added to RunCounters)
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
+  // The tool calls it ran: {id, name, arguments, ok, duration_ms} each (null: none).
+  nlohmann::json tools;
+};
+
+// Side events a model step sends while it runs, only when its run's
+// consumer wants step events (?events=all, run --events): reasoning text,
+// {"text"}; a tool call, {id, name, arguments}; its result, {id, name,
+// result | error, duration_ms}.
+enum class StepNote { kReasoning, kToolCall, kToolResult };
+using StepNoteSink = std::function<void(StepNote note, const nlohmann::json& detail)>;
+
+// Runs a flow loaded beside this one (a `flow:` tool) with `input`, which
+// it validates against that flow's inputs, in the calling step's scope and
+// without streaming to the client; `*state` receives its final state.
+using FlowCaller =
+    std::function<Task<Status>(const std::string& flow, nlohmann::json input, nlohmann::json* state)>;
+
 // What a step sees of the run it belongs to. Owned by the runner.
 struct StepContext {
   const std::string& step_id;
@@ -65,6 +88,11 @@ struct StepContext {
   FlowControl* flow = nullptr;
   // Set by the runner when the run's caller overrides sampling settings.
   const ModelOverrides* model_overrides = nullptr;
+  // Set by the runner: where the step reports (always), side events (empty
+  // when nobody wants them) and calls of other flows.
+  StepReport* report = nullptr;
+  StepNoteSink note;
+  FlowCaller call_flow;
 };
 
 class Step {
@@ -79,9 +107,8 @@ class Step {
   // The state key where the step stores the text it streams as chunks (e.g.
   // llm-stream's `output`); empty for a step that streams nothing it keeps.
   virtual std::string StreamedOutputKey() const { return ""; }
-  // True for a step that calls a model (llm-stream): what it adds to the
-  // run's prompt_tokens and completion_tokens is its usage, which its
-  // step:after event carries.
+  // True for a step that calls a model (llm-stream): it reports its token
+  // usage (StepReport), which its step:after event carries.
   virtual bool ReportsUsage() const { return false; }
 };
 

@@ -57,7 +57,14 @@ TEST(Cli, RunEventsPrintsOneJsonObjectPerLine) {
   }
   ASSERT_GE(events.size(), 8u);
   EXPECT_EQ(events.front(), nlohmann::json::parse(R"({"event":"step:before","step":"user","path":"user","type":"append-message","index":0})"));
-  EXPECT_EQ(events.back(), nlohmann::json::parse(R"({"event":"done","ok":true})"));
+  // done carries the run's usage: here the one model step's.
+  nlohmann::json model_usage;
+  for (const auto& event : events) {
+    if (event["event"] == "step:after" && event["step"] == "reply") model_usage = event["usage"];
+  }
+  ASSERT_TRUE(model_usage.is_object()) << "the model step's step:after has its usage";
+  EXPECT_GT(model_usage["completion_tokens"].get<int>(), 0);
+  EXPECT_EQ(events.back(), nlohmann::json({{"event", "done"}, {"ok", true}, {"usage", model_usage}}));
   EXPECT_EQ(text, kMockReplyToHi);
 }
 

@@ -118,6 +118,11 @@ inline std::string Describe(const Event& event) {
       return "error " + event.path + " " + event.text;
     case Event::Type::kDone:
       return std::string("done ") + (event.ok ? "ok" : "failed");
+    case Event::Type::kReasoning:
+      return "reasoning " + event.path + " " + event.text;
+    case Event::Type::kToolCall:
+    case Event::Type::kToolResult:
+      return std::string(EventName(event.type)) + " " + event.path + " " + event.detail.dump();
   }
   return "?";
 }

@@ -87,7 +87,9 @@ TEST(FlowService, StepEventsOnlyWhenAskedAndErrorsAsEvents) {
   EXPECT_EQ(nlohmann::json::parse(events[6]["data"]),
             nlohmann::json::parse(R"({"error":"upstream returned HTTP 401: bad key","step":"reply","path":"reply"})"));
   EXPECT_EQ(events[7]["event"], "done");
-  EXPECT_EQ(events[7]["data"], "[DONE]");
+  EXPECT_EQ(nlohmann::json::parse(events[7]["data"]),
+            nlohmann::json::parse(R"({"ok":false,"usage":{"prompt_tokens":0,"completion_tokens":0}})"))
+      << "with events=all, done says how the run ended and what it spent";
   EXPECT_EQ(events[7]["id"], "8");
 }
 
