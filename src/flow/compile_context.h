@@ -62,14 +62,27 @@ class StepCompiler {
   std::vector<FlowStep> CompileBlock(const ConfigNode& list, const BlockScope& scope, const std::string& what);
   std::optional<FlowStep> CompileStep(const ConfigNode& item, size_t index, const BlockScope& scope,
                                       std::set<std::string>& ids);
+  // `what` names the mapping in messages; empty: a step's (whose common
+  // keys, id, type, if, ..., are allowed too).
   bool CompileParams(const ConfigNode& item, const StepType& step_type, const BlockScope& scope,
-                     StepConfig& config);
+                     StepConfig& config, const std::string& what = "");
   void CheckAllowed(const ParamSpec& param, const ConfigNode& node);
   void CompileTemplateList(const std::string& name, const ConfigNode& list, const BlockScope& scope,
                            StepConfig& config);
   void CompileMessages(const ConfigNode& node, const BlockScope& scope, StepConfig& config);
   void CompileValues(const std::string& name, const ConfigNode& node, const BlockScope& scope, StepConfig& config);
+  std::shared_ptr<const StepValue> CompileValue(const std::string& name, const ConfigNode& node,
+                                                const BlockScope& scope);
   void CollectWrites(const ConfigNode& steps, int depth);
+
+  // model_compiler.cpp: llm-stream's output_schema, tools and mock answers.
+  void CompileSchemaParam(const std::string& name, const ConfigNode& node, StepConfig& config);
+  std::shared_ptr<const CompiledSchema> CompileSchema(const std::string& name, const ConfigNode& node);
+  void CompileTools(const ConfigNode& list, const BlockScope& scope, StepConfig& config);
+  std::optional<ToolConfig> CompileTool(const ConfigNode& item, size_t index, const BlockScope& scope,
+                                        const StepConfig& step);
+  void CompileMockTurn(const std::string& name, const ConfigNode& node, const BlockScope& scope, StepConfig& config,
+                       std::vector<std::shared_ptr<const StepValue>>* list);
 
   // policy_compiler.cpp
   void CompilePolicy(const ConfigNode& item, const BlockScope& scope, FlowStep& step);

@@ -81,8 +81,8 @@ class FlowChecker {
         effects.writes.emplace(key, where);
       };
       for (const auto& param : type->params) {
-        if (param.name != "output") continue;
-        const ConfigNode* output = item.Find("output");
+        if (!IsOutputParam(param.name)) continue;
+        const ConfigNode* output = item.Find(param.name);
         if (output != nullptr && output->IsString()) {
           write(output->scalar.get<std::string>(), output->where);
         } else if (output == nullptr && param.default_value.is_string()) {
@@ -282,7 +282,11 @@ class FlowChecker {
           }
           break;
         case ParamType::kTemplateList:
-          for (const auto& entry : node->items) TemplateReads(entry, defined, warned);
+        case ParamType::kMockTurns:
+          for (const auto& entry : node->items) ValueReads(entry, defined, warned);
+          break;
+        case ParamType::kMockTurn:
+          ValueReads(*node, defined, warned);
           break;
         default:
           break;

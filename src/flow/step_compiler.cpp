@@ -27,9 +27,14 @@ bool ParamTypeMatches(ParamType type, const ConfigNode& node) {
       return node.IsSequence();
     case ParamType::kStepMap:
     case ParamType::kValues:
+    case ParamType::kSchema:
       return node.IsMapping();
     case ParamType::kTemplateList:
+    case ParamType::kTools:
+    case ParamType::kMockTurns:
       return node.IsSequence();
+    case ParamType::kMockTurn:
+      return node.IsString() || node.IsMapping();
     case ParamType::kIntegerList:
       return node.IsSequence() && std::all_of(node.items.begin(), node.items.end(), [](const ConfigNode& item) {
                return item.IsScalar() && item.scalar.is_number_integer();
@@ -54,6 +59,14 @@ std::string TypeDescription(ParamType type) {
       return "a list of {role, content}";
     case ParamType::kIntegerList:
       return "a list of whole numbers";
+    case ParamType::kSchema:
+      return "a JSON Schema (a mapping)";
+    case ParamType::kTools:
+      return "a list of tools";
+    case ParamType::kMockTurn:
+      return "a template or a mapping of text, json, tool_calls, reasoning";
+    case ParamType::kMockTurns:
+      return "a list of mock answers";
     default:
       return Article(type) + ParamTypeName(type);
   }
@@ -145,7 +158,7 @@ void StepCompiler::CollectWrites(const ConfigNode& steps, int depth) {
     }
     for (const auto& param : step_type->params) {
       const ConfigNode* node = item.Find(param.name);
-      if (param.name == "output") {
+      if (IsOutputParam(param.name)) {
         if (node != nullptr && node->IsString()) {
           AddUnique(written_, node->scalar.get<std::string>());
         } else if (node == nullptr && param.default_value.is_string()) {
@@ -259,18 +272,21 @@ std::optional<FlowStep> StepCompiler::CompileStep(const ConfigNode& item, size_t
 }
 
 bool StepCompiler::CompileParams(const ConfigNode& item, const StepType& step_type, const BlockScope& scope,
-                                 StepConfig& config) {
+                                 StepConfig& config, const std::string& what) {
   const size_t errors_before = context_.diagnostics.size();
-  std::vector<std::string> keys = {"type"};
-  for (const auto& param : CommonStepParams()) keys.push_back(param.name);
+  std::vector<std::string> keys;
+  if (what.empty()) {
+    keys.push_back("type");
+    for (const auto& param : CommonStepParams()) keys.push_back(param.name);
+  }
   for (const auto& param : step_type.params) keys.push_back(param.name);
-  context_.CheckKeys(item, keys, "step '" + config.id + "' (" + step_type.name + ")");
+  context_.CheckKeys(item, keys, what.empty() ? "step '" + config.id + "' (" + step_type.name + ")" : what);
   for (const auto& param : step_type.params) {
     const ConfigNode* node = item.Find(param.name);
     if (node == nullptr) {
       if (param.required) {
-        context_.ErrorAt(item.where, "step '" + config.id + "' (" + step_type.name +
-                                         ") is missing required key '" + param.name + "'");
+        context_.ErrorAt(item.where, (what.empty() ? "step '" + config.id + "' (" + step_type.name + ")" : what) +
+                                         " is missing required key '" + param.name + "'");
       } else if (!param.default_value.is_null()) {
         config.params[param.name] = param.default_value;
       }
@@ -290,6 +306,16 @@ bool StepCompiler::CompileParams(const ConfigNode& item, const StepType& step_ty
     if (param.type == ParamType::kTemplateList) CompileTemplateList(param.name, *node, scope, config);
     if (param.type == ParamType::kIntegerList) config.params[param.name] = node->ToJson();
     if (param.type == ParamType::kValues && !step_type.control) CompileValues(param.name, *node, scope, config);
+    if (param.type == ParamType::kSchema) CompileSchemaParam(param.name, *node, config);
+    if (param.type == ParamType::kTools) CompileTools(*node, scope, config);
+    if (param.type == ParamType::kMockTurn) CompileMockTurn(param.name, *node, scope, config, nullptr);
+    if (param.type == ParamType::kMockTurns) {
+      config.params[param.name] = node->ToJson();
+      if (node->items.empty()) context_.ErrorAt(node->where, "'" + param.name + "' is empty; give at least one answer");
+      std::vector<std::shared_ptr<const StepValue>> turns;
+      for (const ConfigNode& turn : node->items) CompileMockTurn(param.name, turn, scope, config, &turns);
+      config.value_lists.emplace(param.name, std::move(turns));
+    }
   }
   return context_.diagnostics.size() == errors_before;
 }
@@ -309,17 +335,21 @@ class CompiledValue final : public StepValue {
 
 }  // namespace
 
+std::shared_ptr<const StepValue> StepCompiler::CompileValue(const std::string& name, const ConfigNode& node,
+                                                            const BlockScope& scope) {
+  ValueTemplate::CompileString compile = [this, &scope, &name](const ConfigNode& string_node) {
+    return CompileTemplate(name, string_node, scope);
+  };
+  if (auto compiled = ValueTemplate::Compile(node, compile)) return std::make_shared<CompiledValue>(std::move(*compiled));
+  return nullptr;
+}
+
 // A leaf step's mapping of values (the http step's json, headers, query):
 // as written into params, compiled into config.values.
 void StepCompiler::CompileValues(const std::string& name, const ConfigNode& node, const BlockScope& scope,
                                  StepConfig& config) {
   config.params[name] = node.ToJson();
-  ValueTemplate::CompileString compile = [this, &scope, &name](const ConfigNode& string_node) {
-    return CompileTemplate(name, string_node, scope);
-  };
-  if (auto compiled = ValueTemplate::Compile(node, compile)) {
-    config.values.emplace(name, std::make_shared<CompiledValue>(std::move(*compiled)));
-  }
+  if (auto compiled = CompileValue(name, node, scope)) config.values.emplace(name, std::move(compiled));
 }
 
 void StepCompiler::CheckAllowed(const ParamSpec& param, const ConfigNode& node) {

@@ -59,8 +59,11 @@ struct ChatRequest {
   std::optional<nlohmann::json> output_schema;
   std::string output_schema_name = "output";
   // The mock provider answers this text (a flow's scripted `mock_reply`)
-  // instead of its canned sentence; other providers ignore it.
+  // instead of its canned sentence, with these tool calls and this
+  // reasoning; other providers ignore them.
   std::optional<std::string> mock_reply;
+  std::vector<ToolCall> mock_tool_calls;
+  std::string mock_reasoning;
 };
 
 // Receives each non-empty text delta in order. Returns false when the

@@ -1,6 +1,8 @@
 // MockClient: the offline provider. Echoes the last user message in a fixed
 // sentence, or answers the request's scripted mock_reply, streamed word by
-// word, so flows can be tried (and take every path) without a model.
+// word (after its scripted reasoning, also word by word, and followed by
+// its scripted tool calls), so flows can be tried (and take every path)
+// without a model.
 // On a run's loop (StreamAsync) the per-token delay is a timer, so paced
 // mock streams cost no thread; the blocking Stream sleeps its caller.
 #include "llm/mock_client.h"
@@ -42,6 +44,7 @@ bool SleepUnlessCancelled(int delay_ms, const Cancellation& cancel) {
 
 std::string Reply(const ChatRequest& request) {
   if (request.mock_reply) return *request.mock_reply;
+  if (!request.mock_tool_calls.empty()) return "";
   return "You said: \"" + LastUserMessage(request) +
          "\". This is flowrun's mock model; set OPENAI_API_KEY or "
          "OPENAI_BASE_URL to use a real one.";
@@ -90,9 +93,14 @@ void StartStats(const ChatRequest& request, StreamStats* stats) {
   stats->prompt_tokens = PromptTokens(request);
 }
 
-// A finished answer: how it ended and what it streamed.
-void FinishStats(std::string finish_reason, size_t streamed, StreamStats* stats) {
+// A finished answer: how it ended, what it streamed and the calls it asks for.
+void FinishStats(const ChatRequest& request, std::string finish_reason, size_t streamed, StreamStats* stats) {
   if (stats == nullptr) return;
+  stats->tool_calls = request.mock_tool_calls;
+  for (size_t i = 0; i < stats->tool_calls.size(); ++i) {
+    if (stats->tool_calls[i].id.empty()) stats->tool_calls[i].id = "call_" + std::to_string(i + 1);
+  }
+  if (!stats->tool_calls.empty() && finish_reason == "stop") finish_reason = "tool_calls";
   stats->finish_reason = std::move(finish_reason);
   stats->completion_tokens = static_cast<long long>(streamed);
 }
@@ -122,7 +130,7 @@ class MockClient : public LlmClient {
       if (config_.delay_ms > 0 && !on_delta(std::string_view())) return Cancelled(stats);
     }
     if (config_.delay_ms == 0 && !on_delta(std::string_view())) return Cancelled(stats);
-    FinishStats(std::move(finish_reason), tokens.size(), stats);
+    FinishStats(request, std::move(finish_reason), tokens.size(), stats);
     return Status::Ok();
   }
 
@@ -132,6 +140,12 @@ class MockClient : public LlmClient {
     std::vector<std::string_view> tokens = Tokens(reply);
     std::string finish_reason = Limit(request, &tokens);
     const std::chrono::milliseconds delay(config_.delay_ms);
+    if (context.on_reasoning && !request.mock_reasoning.empty()) {
+      for (std::string_view token : Tokens(request.mock_reasoning)) {
+        if (context.scope.cancelled()) co_return Cancelled(context.stats);
+        context.on_reasoning(token);
+      }
+    }
     for (std::string_view token : tokens) {
       if (delay.count() > 0) {
         const bool slept = co_await Sleep(context.loop, delay, &context.scope);
@@ -141,7 +155,7 @@ class MockClient : public LlmClient {
       if (delay.count() > 0 && !on_delta(std::string_view())) co_return Cancelled(context.stats);
     }
     if (delay.count() == 0 && !on_delta(std::string_view())) co_return Cancelled(context.stats);
-    FinishStats(std::move(finish_reason), tokens.size(), context.stats);
+    FinishStats(request, std::move(finish_reason), tokens.size(), context.stats);
     co_return Status::Ok();
   }
 

@@ -31,8 +31,8 @@ std::string ValidUtf8(std::string text) {
   return nlohmann::json::parse(DumpJson(nlohmann::json(std::move(text)))).get<std::string>();
 }
 
-// Whether the JSON text nests no deeper than `limit` (brackets inside
-// strings do not count): nlohmann's parser recurses once per level.
+}  // namespace
+
 bool NestingWithin(std::string_view text, int limit) {
   int depth = 0;
   bool in_string = false;
@@ -51,6 +51,8 @@ bool NestingWithin(std::string_view text, int limit) {
   }
   return true;
 }
+
+namespace {
 
 Status QueryValue(const std::string& name, const nlohmann::json& value, std::string* out) {
   if (value.is_string()) {

@@ -64,6 +64,11 @@ Status AppendQuery(const nlohmann::json& query, std::string* url);
 // "[redacted]" in the body first.
 nlohmann::json ResponseOutput(const HttpAnswer& answer, const std::vector<std::string>& secrets);
 
+// Whether the JSON text nests no deeper than `limit` (brackets inside
+// strings do not count): check before parsing text from outside, since
+// nlohmann's parser recurses once per level.
+bool NestingWithin(std::string_view text, int limit);
+
 // `text` with every secret replaced by "[redacted]".
 std::string Redact(std::string text, const std::vector<std::string>& secrets);
 

@@ -14,6 +14,7 @@
 #include "llm/openai_wire.h"
 #include "steps/builtin_steps.h"
 #include "steps/http_request.h"
+#include "steps/http_requester.h"
 
 namespace flowrun {
 namespace {
@@ -63,19 +64,20 @@ bool SameName(std::string a, std::string b) {
   return a == b;
 }
 
-class HttpStep : public Step {
+class HttpRequesterImpl final : public HttpRequester {
  public:
-  HttpStep(HttpStepSpec spec, std::shared_ptr<HttpClient> client) : spec_(std::move(spec)), client_(std::move(client)) {}
+  HttpRequesterImpl(HttpStepSpec spec, std::shared_ptr<HttpClient> client)
+      : spec_(std::move(spec)), client_(std::move(client)) {}
 
-  Task<Status> RunAsync(StepContext& context) const override {
-    if (context.loop == nullptr || context.scope == nullptr) co_return Status::Internal("the http step needs a run loop");
+  Task<Status> Send(const nlohmann::json& state, EventLoop& loop, CancelScope& scope,
+                    nlohmann::json* output) const override {
     HttpCall call = spec_.call;
-    if (Status built = Build(context.state, &call); !built.ok()) co_return Redacted(built);
+    if (Status built = Build(state, &call); !built.ok()) co_return Redacted(built);
     HttpAnswer answer;
     HttpFault fault = HttpFault::kNone;
-    Status sent = co_await client_->Send(call, &answer, *context.loop, *context.scope, &fault);
+    Status sent = co_await client_->Send(call, &answer, loop, scope, &fault);
     if (!sent.ok()) co_return Redacted(sent);
-    context.state[spec_.output] = ResponseOutput(answer, spec_.secrets);
+    *output = ResponseOutput(answer, spec_.secrets);
     const bool accepted = (answer.status >= 200 && answer.status < 300) ||
                           std::find(spec_.accept_status.begin(), spec_.accept_status.end(), answer.status) !=
                               spec_.accept_status.end();
@@ -87,6 +89,7 @@ class HttpStep : public Step {
   }
 
   std::string Describe() const override { return spec_.method + " " + spec_.url_text; }
+  const std::string& output_key() const override { return spec_.output; }
 
  private:
   Status Build(const nlohmann::json& state, HttpCall* call) const {
@@ -134,7 +137,28 @@ class HttpStep : public Step {
   std::shared_ptr<HttpClient> client_;
 };
 
-std::unique_ptr<Step> MakeHttpStep(const StepConfig& config, const StepEnvironment& environment, Status* error) {
+class HttpStep : public Step {
+ public:
+  explicit HttpStep(std::shared_ptr<const HttpRequester> requester) : requester_(std::move(requester)) {}
+
+  Task<Status> RunAsync(StepContext& context) const override {
+    if (context.loop == nullptr || context.scope == nullptr) co_return Status::Internal("the http step needs a run loop");
+    nlohmann::json output;
+    Status sent = co_await requester_->Send(context.state, *context.loop, *context.scope, &output);
+    if (!output.is_null()) context.state[requester_->output_key()] = std::move(output);
+    co_return sent;
+  }
+
+  std::string Describe() const override { return requester_->Describe(); }
+
+ private:
+  std::shared_ptr<const HttpRequester> requester_;
+};
+
+}  // namespace
+
+std::shared_ptr<const HttpRequester> HttpRequester::Make(const StepConfig& config, const StepEnvironment& environment,
+                                                         Status* error) {
   const auto& params = config.params;
   HttpStepSpec spec;
   spec.url_text = params.at("url").get<std::string>();
@@ -201,7 +225,15 @@ std::unique_ptr<Step> MakeHttpStep(const StepConfig& config, const StepEnvironme
   spec.call.timeout_ms = params.at("response_timeout_ms").get<long>();
   spec.output = params.at("output").get<std::string>();
   std::shared_ptr<HttpClient> client = environment.http_client ? environment.http_client : CurlHttpClient();
-  return std::make_unique<HttpStep>(std::move(spec), std::move(client));
+  return std::make_shared<HttpRequesterImpl>(std::move(spec), std::move(client));
+}
+
+namespace {
+
+std::unique_ptr<Step> MakeHttpStep(const StepConfig& config, const StepEnvironment& environment, Status* error) {
+  std::shared_ptr<const HttpRequester> requester = HttpRequester::Make(config, environment, error);
+  if (requester == nullptr) return nullptr;
+  return std::make_unique<HttpStep>(std::move(requester));
 }
 
 }  // namespace

@@ -91,8 +91,8 @@ struct StepContext {
   // Set by the runner: where the step reports (always), side events (empty
   // when nobody wants them) and calls of other flows.
   StepReport* report = nullptr;
-  StepNoteSink note;
-  FlowCaller call_flow;
+  StepNoteSink note = nullptr;
+  FlowCaller call_flow = nullptr;
 };
 
 class Step {

@@ -7,6 +7,8 @@
 
 namespace flowrun {
 
+bool IsOutputParam(const std::string& name) { return name == "output" || name == "reasoning_output"; }
+
 const char* ParamTypeName(ParamType type) {
   switch (type) {
     case ParamType::kString:
@@ -33,6 +35,14 @@ const char* ParamTypeName(ParamType type) {
       return "messages";
     case ParamType::kTemplateList:
       return "list of templates";
+    case ParamType::kSchema:
+      return "JSON Schema";
+    case ParamType::kTools:
+      return "tools";
+    case ParamType::kMockTurn:
+      return "mock answer";
+    case ParamType::kMockTurns:
+      return "list of mock answers";
   }
   return "value";
 }

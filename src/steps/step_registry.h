@@ -17,6 +17,7 @@
 #include "templates/template.h"
 #include "llm/http_client.h"
 #include "llm/provider_settings.h"
+#include "schema/json_schema.h"
 #include "steps/step.h"
 
 namespace flowrun {
@@ -25,8 +26,12 @@ namespace flowrun {
 // list of steps; kStepMap: a mapping of names to lists of steps (`cases`,
 // `branches`); kValues: a mapping of names to typed values (`set`, `call`
 // input); kMessages: a list of {role, content} with templated content;
-// kTemplateList: a non-empty list of templates (llm-stream's mock_replies);
-// kIntegerList: a list of whole numbers (the http step's accept_status).
+// kTemplateList: a non-empty list of templates; kIntegerList: a list of
+// whole numbers (the http step's accept_status); kSchema: a JSON Schema
+// written as a mapping (llm-stream's output_schema), checked at load;
+// kTools: llm-stream's list of tools; kMockTurn / kMockTurns: one scripted
+// mock answer (a text template, or a mapping of text, json, tool_calls and
+// reasoning whose strings are templates) / a non-empty list of them.
 enum class ParamType {
   kString,
   kTemplate,
@@ -40,7 +45,15 @@ enum class ParamType {
   kMessages,
   kTemplateList,
   kIntegerList,
+  kSchema,
+  kTools,
+  kMockTurn,
+  kMockTurns,
 };
+
+// Whether a parameter names a state key the step writes (output, and
+// llm-stream's reasoning_output), for the compiler's checks.
+bool IsOutputParam(const std::string& name);
 
 const char* ParamTypeName(ParamType type);
 
@@ -62,10 +75,27 @@ class StepValue {
   virtual Status Evaluate(const nlohmann::json& state, nlohmann::json* out) const = 0;
 };
 
+struct StepConfig;
+
+// One of llm-stream's `tools:`, checked and compiled: its request (`http:`,
+// compiled like an http step's parameters, with the model's arguments as
+// `args`) or the flow it calls (`flow:`).
+struct ToolConfig {
+  std::string name;
+  std::string description;
+  nlohmann::json parameters;                      // the JSON Schema as written
+  std::shared_ptr<const CompiledSchema> schema;   // compiled from it
+  std::shared_ptr<const StepConfig> http;         // null for a flow tool
+  std::string flow;
+  std::string output_from = "reply";  // flow tools: the key of the called flow's state that is the result
+};
+
 // A step's configuration after validation: every declared parameter that was
-// given or has a default is in `params` (a kValues or kIntegerList one as
-// written); template parameters are compiled (a list of templates into
-// `template_lists`, in order), and so are kValues ones (into `values`).
+// given or has a default is in `params` (kValues, kIntegerList, kSchema and
+// the mock turns as written); template parameters are compiled (a list of
+// templates into `template_lists`, in order), and so are kValues and
+// kMockTurn ones (into `values`; kMockTurns into `value_lists`), kSchema
+// ones (into `schemas`) and kTools (into `tools`).
 struct StepConfig {
   std::string id;
   std::string type;
@@ -73,6 +103,9 @@ struct StepConfig {
   std::map<std::string, Template> templates;
   std::map<std::string, std::vector<Template>> template_lists;
   std::map<std::string, std::shared_ptr<const StepValue>> values;
+  std::map<std::string, std::vector<std::shared_ptr<const StepValue>>> value_lists;
+  std::map<std::string, std::shared_ptr<const CompiledSchema>> schemas;
+  std::vector<ToolConfig> tools;
 };
 
 // What factories may use from the outside world. Tests replace them.

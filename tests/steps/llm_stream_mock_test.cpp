@@ -155,16 +155,21 @@ TEST(LlmStreamMock, ScriptErrorsAreReportedAtTheirPlace) {
             "        type: llm-stream\n"
             "              ^~~~~~~~~~\n");
   EXPECT_EQ(Errors(FlowText("    mock_replies: []\n")),
-            "chat.yaml:10:19: error: 'mock_replies' is empty; give at least one template\n"
+            "chat.yaml:10:19: error: 'mock_replies' is empty; give at least one answer\n"
             "        mock_replies: []\n"
             "                      ^\n");
   EXPECT_EQ(Errors(FlowText("    mock_replies: one\n")),
-            "chat.yaml:10:19: error: 'mock_replies' must be a list of templates, got a string\n"
+            "chat.yaml:10:19: error: 'mock_replies' must be a list of mock answers, got a string\n"
             "        mock_replies: one\n"
             "                      ^~~\n");
   EXPECT_EQ(Errors(FlowText("    mock_replies: [ok, {a: 1}]\n")),
-            "chat.yaml:10:24: error: 'mock_replies' item 2 must be a string, got a mapping\n"
+            "chat.yaml:10:25: error: unknown key 'a' in a mock answer\n"
             "        mock_replies: [ok, {a: 1}]\n"
+            "                            ^\n");
+  EXPECT_EQ(Errors(FlowText("    mock_replies: [ok, [1]]\n")),
+            "chat.yaml:10:24: error: a mock answer in 'mock_replies' must be a template or a mapping of text, json, "
+            "tool_calls, reasoning; got a list\n"
+            "        mock_replies: [ok, [1]]\n"
             "                           ^\n");
   EXPECT_EQ(Errors(FlowText("    mock_replies: [\"ok\", \"{{ inptu.message }}\"]\n")),
             "chat.yaml:10:30: error: unknown variable 'inptu'; did you mean 'input'?\n"
@@ -174,12 +179,14 @@ TEST(LlmStreamMock, ScriptErrorsAreReportedAtTheirPlace) {
 
 TEST(LlmStreamMock, ParametersAreListed) {
   const auto steps = testing::RunProcess({FLOWRUN_BINARY, "steps"});
-  EXPECT_NE(steps.out.find("  mock_reply (template): mock provider: the answer, a template over the state (default: "
-                           "it echoes the last user message)\n"),
+  EXPECT_NE(steps.out.find("  mock_reply (mock answer): mock provider: the answer, a template over the state, or "
+                           "{text | json, tool_calls: [{name, arguments}], reasoning} (default: it echoes the last "
+                           "user message)\n"),
             std::string::npos)
       << steps.out;
-  EXPECT_NE(steps.out.find("  mock_replies (list of templates): mock provider: answers used in order, one per call "
-                           "of this step in a run; the last repeats\n"),
+  EXPECT_NE(steps.out.find("  mock_replies (list of mock answers): mock provider: answers used in order, one per "
+                           "model call of this step in a run (tool rounds and schema retries count); the last "
+                           "repeats\n"),
             std::string::npos)
       << steps.out;
 }
