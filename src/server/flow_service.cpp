@@ -93,6 +93,9 @@ Task<void> FlowService::RunStream(const FlowService* service, std::shared_ptr<St
   record.chunks = outcome.chunks;
   service->metrics_.RecordStream(record);
   service->metrics_.CountUpstreamRetries(job->flow->name, outcome.counters.upstream_retries);
+  for (const auto& [step, tokens] : outcome.step_tokens) {
+    service->metrics_.CountTokens(job->flow->name, step, tokens.prompt_tokens, tokens.completion_tokens);
+  }
   job->slot.reset();  // the admission slot frees once the stream has been logged
 }
 

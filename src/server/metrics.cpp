@@ -1,9 +1,11 @@
 // Prometheus text format rendering of flowrun's metrics.
 #include "server/metrics.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/descriptors.h"
+#include "core/log.h"
 
 namespace flowrun {
 namespace {
@@ -85,6 +87,32 @@ void Metrics::CountUpstreamRetries(const std::string& flow, int retries) {
   flows_[flow].upstream_retries += static_cast<uint64_t>(retries);
 }
 
+void Metrics::CountTokens(const std::string& flow, const std::string& step, long long prompt_tokens,
+                          long long completion_tokens) {
+  bool log_limit = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& steps = flows_[flow].step_tokens;
+    auto found = steps.find(step);
+    if (found == steps.end()) {
+      const bool full = token_series_ >= kMaxTokenSeries;
+      if (full && !token_limit_logged_) log_limit = token_limit_logged_ = true;
+      const std::string name = full ? std::string(kOtherStep) : step;
+      found = steps.find(name);
+      if (found == steps.end()) {
+        found = steps.emplace(name, FlowStats::Tokens{}).first;
+        ++token_series_;
+      }
+    }
+    found->second.prompt += static_cast<uint64_t>(std::max(prompt_tokens, 0LL));
+    found->second.completion += static_cast<uint64_t>(std::max(completion_tokens, 0LL));
+  }
+  if (log_limit) {
+    LogWarn("metrics: flowrun_tokens_total reached its limit of " + std::to_string(kMaxTokenSeries) +
+            " flow/step series; the tokens of steps not yet counted go to step=\"" + kOtherStep + "\"");
+  }
+}
+
 std::string Metrics::Render(size_t open_streams) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
@@ -131,6 +159,17 @@ std::string Metrics::Render(size_t open_streams) const {
   Header("flowrun_upstream_retries_total", "counter", "Retried upstream requests (before any token was sent).", out);
   for (const auto& [flow, stats] : flows_) {
     out += "flowrun_upstream_retries_total{" + Label("flow", flow) + "} " + std::to_string(stats.upstream_retries) + "\n";
+  }
+  Header("flowrun_tokens_total", "counter",
+         "Tokens model steps used, by flow, step id and kind (prompt, completion), as their providers reported them.",
+         out);
+  for (const auto& [flow, stats] : flows_) {
+    for (const auto& [step, tokens] : stats.step_tokens) {
+      const std::string labels = Label("flow", flow) + "," + Label("step", step) + ",";
+      out += "flowrun_tokens_total{" + labels + Label("kind", "prompt") + "} " + std::to_string(tokens.prompt) + "\n";
+      out += "flowrun_tokens_total{" + labels + Label("kind", "completion") + "} " + std::to_string(tokens.completion) +
+             "\n";
+    }
   }
   return out;
 }

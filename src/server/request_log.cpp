@@ -87,6 +87,12 @@ void LogStreamEnd(const RequestInfo& info, const StreamOutcome& outcome, const n
   fields["first_chunk_ms"] = outcome.first_chunk_ms < 0 ? nlohmann::json() : nlohmann::json(Round(outcome.first_chunk_ms));
   fields["duration_ms"] = Round(outcome.duration_ms);
   if (outcome.counters.upstream_retries > 0) fields["upstream_retries"] = outcome.counters.upstream_retries;
+  if (!outcome.step_tokens.empty()) {  // a model step ran: the run's totals
+    line += ", tokens " + std::to_string(outcome.counters.prompt_tokens) + " prompt + " +
+            std::to_string(outcome.counters.completion_tokens) + " completion";
+    fields["prompt_tokens"] = outcome.counters.prompt_tokens;
+    fields["completion_tokens"] = outcome.counters.completion_tokens;
+  }
   if (!content.is_null()) {
     fields.update(content);
     line += "; content: " + DumpJson(content);

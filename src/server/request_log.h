@@ -1,5 +1,6 @@
 // One log line per request: id, method, path, flow, status; for streams
-// also how they ended, time to first chunk, duration and chunk count.
+// also how they ended, time to first chunk, duration, chunk count and,
+// when a model step ran, the run's prompt and completion tokens.
 // Prompts and replies only when content logging is on. Never headers.
 // Thread-safe: any worker may log; request ids come from an atomic counter.
 #pragma once

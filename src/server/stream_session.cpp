@@ -186,6 +186,7 @@ Task<StreamOutcome> StreamFlow(const Flow& flow, nlohmann::json input, StreamSet
   outcome.error = result.error;
   outcome.error_step = result.error_step;
   outcome.counters = result.counters;
+  outcome.step_tokens = std::move(result.step_tokens);
   // The reply is what the client was streamed last: the output of the last
   // step that sent chunks (null when no step did).
   outcome.reply = std::move(result.streamed_output);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ struct StreamOutcome {
   double first_chunk_ms = -1;  // -1: no chunk was sent
   double duration_ms = 0;
   RunCounters counters;
+  // Tokens by model step id (RunResult::step_tokens); empty when no model
+  // step ran.
+  std::map<std::string, RunResult::StepTokens> step_tokens;
   // The final state's value under the output key of the last step that
   // streamed chunks to the client (null when no step did).
   nlohmann::json reply;

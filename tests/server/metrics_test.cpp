@@ -128,5 +128,61 @@ TEST(Metrics, LabelValuesAreEscaped) {
   EXPECT_NE(metrics.Render(0).find(R"(flowrun_requests_total{flow="a\"b\\c\nd",status="200"} 1)"), std::string::npos);
 }
 
+TEST(Metrics, TokenSeriesAreBoundedAndStepLabelsEscaped) {
+  Metrics metrics;
+  metrics.CountTokens("f", "a\"b", 3, 4);
+  for (size_t i = 1; i < kMaxTokenSeries; ++i) metrics.CountTokens("f", "s" + std::to_string(i), 1, 1);
+  metrics.CountTokens("f", "s1", 1, 1);  // a step already counted keeps its own series
+  ::testing::internal::CaptureStderr();
+  metrics.CountTokens("g", "late", 5, 6);
+  metrics.CountTokens("g", "later", 1, 0);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("metrics: flowrun_tokens_total reached its limit of 1000 flow/step series; the tokens of steps "
+                     "not yet counted go to step=\"(other)\"\n"),
+            std::string::npos)
+      << log;
+  const std::string text = metrics.Render(0);
+  auto samples = ParseExposition(text);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="f",step="a\"b",kind="prompt"})"], 3);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="f",step="a\"b",kind="completion"})"], 4);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="f",step="s1",kind="completion"})"], 2);
+  EXPECT_EQ(samples[R"x(flowrun_tokens_total{flow="g",step="(other)",kind="prompt"})x"], 6);
+  EXPECT_EQ(samples[R"x(flowrun_tokens_total{flow="g",step="(other)",kind="completion"})x"], 6);
+  EXPECT_EQ(text.find("step=\"late"), std::string::npos);
+  size_t series = 0;
+  for (size_t at = text.find("\nflowrun_tokens_total{"); at != std::string::npos;
+       at = text.find("\nflowrun_tokens_total{", at + 1)) {
+    ++series;
+  }
+  EXPECT_EQ(series, 2 * (kMaxTokenSeries + 1));
+}
+
+// A reload (SetFlows) that renames a model step: the old id's counters keep
+// their totals, the new id starts its own.
+TEST(Metrics, RenamedStepStartsItsOwnTokenSeries) {
+  StepRegistry registry = testing::BuiltinRegistry();
+  StepEnvironment environment = testing::FakeEnvironment(nullptr);
+  environment.make_llm_client = MakeLlmClient;
+  FlowService service;
+  NullWriter writer;
+  for (const std::string id : {"reply", "reply", "answer"}) {
+    const std::string text = "version: 1\nname: chat\nendpoint: /chat\ninput:\n  message: string\nsteps:\n"
+                             "  - type: append-message\n    content: \"{{ input.message }}\"\n"
+                             "  - id: " + id + "\n    type: llm-stream\n    provider: mock\n    mock_reply: fine, thanks\n";
+    auto loaded = LoadFlowFromString(text, "chat.yaml", registry, environment);
+    ASSERT_TRUE(loaded.flow) << loaded.diagnostics.ToString();
+    ASSERT_TRUE(service.SetFlows({loaded.flow}).ok());
+    HttpResponse response = service.Handle(HttpRequest{"POST", "/chat", {}, {}, R"({"message":"how are you"})"});
+    ASSERT_EQ(response.status, 200);
+    testing::DriveStream(response, writer);
+  }
+  auto samples = ParseExposition(service.Handle(HttpRequest{"GET", "/metrics", {}, {}, ""}).body);
+  // The mock: 3 words sent, 2 tokens streamed.
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="chat",step="reply",kind="prompt"})"], 6);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="chat",step="reply",kind="completion"})"], 4);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="chat",step="answer",kind="prompt"})"], 3);
+  EXPECT_EQ(samples[R"(flowrun_tokens_total{flow="chat",step="answer",kind="completion"})"], 2);
+}
+
 }  // namespace
 }  // namespace flowrun
