@@ -147,7 +147,8 @@ Value Evaluator::EvalAccess(const Node& node) {
     if (!key.is_string() && !(node.kind == NodeKind::kAttribute && key.is_number_integer())) {
       Fail(std::string("an object key must be a string, got ") + KindName(KindOf(key)));
     }
-    auto found = whole.find(key.is_string() ? key.get<std::string>() : std::to_string(key.get<int64_t>()));
+    auto found = key.is_string() ? whole.find(key.get_ref<const std::string&>())
+                                 : whole.find(std::to_string(key.get<int64_t>()));
     if (found == whole.end()) return not_set();
     return ElementOf(base, *found);
   }
@@ -203,13 +204,24 @@ Value Evaluator::EvalBinary(const Node& node) {
   return Value::Own(ApplyBinary(*this, node.op, left.get(), right.get()));
 }
 
-Value Evaluator::EvalCall(const Node& node) {
-  const FilterSpec& spec = *node.filter;
-  const size_t given = node.children.size();
+void Evaluator::CheckArity(const Node& call) const {
+  const FilterSpec& spec = *call.filter;
+  const size_t given = call.children.size();
   if (given < spec.min_args() || given > spec.max_args()) {
-    Fail(ArityError(spec, node.as_filter, node.as_filter ? given - 1 : given));
+    Fail(ArityError(spec, call.as_filter, call.as_filter ? given - 1 : given));
   }
-  return spec.fn(*this, node);
+}
+
+Value Evaluator::EvalCall(const Node& node) {
+  CheckArity(node);
+  return node.filter->fn(*this, node);
+}
+
+std::optional<size_t> Evaluator::EvalCount(const Node& node) {
+  if (node.kind != NodeKind::kCall || node.filter->count == nullptr) return std::nullopt;
+  DepthGuard guard(depth_, *this);  // as Eval of the call
+  CheckArity(node);
+  return node.filter->count(*this, node);
 }
 
 }  // namespace flowrun::expr

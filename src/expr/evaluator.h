@@ -5,6 +5,7 @@
 // Private to src/expr.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ struct EvalFailure {
 // What a node evaluates to: a borrowed value (from the variables or the
 // tree, which outlive the evaluation), an owned one, or undefined (a path
 // that is not set), which only `default` and `is defined` may look at.
+// Only an owned value holds a json (most values are borrowed: no json to
+// make and destroy for them).
 class Value {
  public:
   static Value Ref(const nlohmann::json* value) {
@@ -32,7 +35,7 @@ class Value {
   }
   static Value Own(nlohmann::json value) {
     Value result;
-    result.owned_ = std::move(value);
+    result.owned_.emplace(std::move(value));
     return result;
   }
   static Value Undefined(std::string message) {
@@ -44,12 +47,23 @@ class Value {
   bool undefined() const { return !missing_.empty(); }
   bool borrowed() const { return ref_ != nullptr; }
   const std::string& missing() const { return missing_; }
-  const nlohmann::json& get() const { return ref_ != nullptr ? *ref_ : owned_; }
-  nlohmann::json Take() { return ref_ != nullptr ? *ref_ : std::move(owned_); }
+  const nlohmann::json& get() const {
+    if (ref_ != nullptr) return *ref_;
+    return owned_ ? *owned_ : Null();
+  }
+  nlohmann::json Take() {
+    if (ref_ != nullptr) return *ref_;
+    return owned_ ? std::move(*owned_) : nullptr;
+  }
 
  private:
+  static const nlohmann::json& Null() {
+    static const nlohmann::json null;
+    return null;
+  }
+
   const nlohmann::json* ref_ = nullptr;
-  nlohmann::json owned_;
+  std::optional<nlohmann::json> owned_;
   std::string missing_;
 };
 
@@ -68,6 +82,11 @@ class Evaluator {
   Value Eval(const Node& node);
   // The node's value; an undefined one is an error (its message).
   Value EvalDefined(const Node& node);
+  // How many items the node's value has, counted without building it, when
+  // the node is a call whose filter can count (FilterSpec::count: `x |
+  // split | length` makes no list); nullopt otherwise. The same checks and
+  // errors as evaluating the call.
+  std::optional<size_t> EvalCount(const Node& node);
 
   [[noreturn]] void Fail(std::string message,
                          EvalResult::ErrorKind kind = EvalResult::ErrorKind::kInvalid) const {
@@ -84,6 +103,7 @@ class Evaluator {
   Value EvalSlice(const Node& node);
   Value EvalBinary(const Node& node);
   Value EvalCall(const Node& node);
+  void CheckArity(const Node& call) const;
 
   std::string_view text_;
   const Variables& variables_;

@@ -52,9 +52,9 @@ bool Expression::Truthy(const nlohmann::json& value) {
 std::vector<VariableRead> Expression::Reads() const { return ReadsOf(text_, *root_); }
 
 std::string ToText(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_null()) return "";
-  return DumpJson(value);
+  std::string text;
+  AppendText(value, &text);
+  return text;
 }
 
 }  // namespace flowrun::expr

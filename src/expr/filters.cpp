@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace flowrun::expr {
 namespace {
@@ -29,6 +30,7 @@ std::string Preview(const std::string& text) {
 }
 
 Value Length(Evaluator& evaluator, const Node& call) {
+  if (std::optional<size_t> count = evaluator.EvalCount(*call.children[0])) return Value::Own(*count);
   Value value = Arg(evaluator, call, 0);
   if (value.get().is_string()) return Value::Own(CodePointCount(Str(value)));
   return Value::Own(value.get().size());
@@ -81,34 +83,52 @@ Value Affix(Evaluator& evaluator, const Node& call) {
   return Value::Own(text.compare(kAtStart ? 0 : text.size() - part.size(), part.size(), part) == 0);
 }
 
-Value Split(Evaluator& evaluator, const Node& call) {
+// Calls add(part) for each part split() makes, in order, within max_output_bytes for the list.
+template <typename Add>
+void SplitParts(Evaluator& evaluator, const Node& call, const Add& add) {
   Value value = Arg(evaluator, call, 0);
   const std::string& text = Str(value);
-  nlohmann::json parts = nlohmann::json::array();
   size_t bytes = 8;
-  auto add = [&](std::string part) {
-    bytes += 16 + part.size();
+  auto part = [&](size_t start, size_t length) {
+    const std::string_view piece = std::string_view(text).substr(start, length);
+    bytes += 16 + piece.size();
     evaluator.CheckSize(bytes);
-    parts.push_back(std::move(part));
+    add(piece);
   };
   Value separator = Has(call, 1) ? Arg(evaluator, call, 1) : Value::Own(nullptr);
   if (separator.get().is_null()) {  // as Python: runs of whitespace, no empty parts
-    const char* space = " \t\n\r\f\v";
-    for (size_t start = text.find_first_not_of(space); start != std::string::npos;) {
-      const size_t end = text.find_first_of(space, start);
-      add(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-      start = end == std::string::npos ? end : text.find_first_not_of(space, end);
+    auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };  // " \t\n\v\f\r"
+    for (size_t start = 0; start < text.size();) {
+      if (space(text[start])) {
+        ++start;
+        continue;
+      }
+      size_t end = start + 1;
+      while (end < text.size() && !space(text[end])) ++end;
+      part(start, end - start);
+      start = end;
     }
-    return Value::Own(std::move(parts));
+    return;
   }
   const std::string& sep = Str(separator);
   if (sep.empty()) evaluator.Fail(std::string(call.filter->name) + "(): 'separator' must not be empty");
   size_t start = 0;
   for (size_t found; (found = text.find(sep, start)) != std::string::npos; start = found + sep.size()) {
-    add(text.substr(start, found - start));
+    part(start, found - start);
   }
-  add(text.substr(start));
+  part(start, std::string::npos);
+}
+
+Value Split(Evaluator& evaluator, const Node& call) {
+  nlohmann::json parts = nlohmann::json::array();
+  SplitParts(evaluator, call, [&](std::string_view piece) { parts.push_back(std::string(piece)); });
   return Value::Own(std::move(parts));
+}
+
+size_t SplitCount(Evaluator& evaluator, const Node& call) {
+  size_t count = 0;
+  SplitParts(evaluator, call, [&](std::string_view) { ++count; });
+  return count;
 }
 
 Value Join(Evaluator& evaluator, const Node& call) {
@@ -300,7 +320,7 @@ const std::vector<FilterSpec> kFilters = {
     {"contains", {"value", "item"}, {kContainerKinds, kAnyKind}, kBoolKind, Contains},
     {"starts_with", {"value", "prefix"}, {kStringKind, kStringKind}, kBoolKind, Affix<true>},
     {"ends_with", {"value", "suffix"}, {kStringKind, kStringKind}, kBoolKind, Affix<false>},
-    {"split", {"value", "separator?"}, {kStringKind, kStringKind | kNullKind}, kListKind, Split},
+    {"split", {"value", "separator?"}, {kStringKind, kStringKind | kNullKind}, kListKind, Split, false, SplitCount},
     {"join", {"value", "separator?"}, {kListKind, kStringKind}, kStringKind, Join},
     {"replace", {"value", "old", "new"}, {kStringKind, kStringKind, kStringKind}, kStringKind, Replace},
     {"default", {"value", "fallback?", "also_falsy?"}, {kAnyKind, kAnyKind, kBoolKind}, kAnyKind, Default, true},
@@ -328,7 +348,8 @@ std::string ArgName(const char* arg) {
 
 size_t FilterSpec::min_args() const {
   return static_cast<size_t>(std::count_if(args.begin(), args.end(), [](const char* arg) {
-    return ArgName(arg).size() == std::string_view(arg).size();
+    const std::string_view written = arg;
+    return written.empty() || written.back() != '?';
   }));
 }
 

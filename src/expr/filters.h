@@ -16,6 +16,9 @@ namespace flowrun::expr {
 
 // Evaluates a kCall node whose filter is this one (arity already checked).
 using FilterFn = Value (*)(Evaluator& evaluator, const Node& call);
+// The number of items FilterFn would return for the call, without building
+// them, with the same checks and errors (arity already checked).
+using CountFn = size_t (*)(Evaluator& evaluator, const Node& call);
 
 struct FilterSpec {
   const char* name;
@@ -25,6 +28,7 @@ struct FilterSpec {
   Kinds result;
   FilterFn fn;
   bool guards = false;  // reading an unset value here is fine (default)
+  CountFn count = nullptr;  // for filters that make lists: see Evaluator::EvalCount
 
   size_t min_args() const;
   size_t max_args() const { return args.size(); }

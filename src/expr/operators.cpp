@@ -221,11 +221,13 @@ nlohmann::json ApplyBinary(Evaluator& evaluator, Op op, const nlohmann::json& le
   if (op == Op::kNe) return left != right;
   if (op == Op::kConcat) {
     std::string text = ToText(left);
-    std::string more = ToText(right);
-    evaluator.CheckSize(text.size() + more.size());
-    return text + more;
+    AppendText(right, &text);
+    evaluator.CheckSize(text.size());
+    return nlohmann::json(std::move(text));
   }
-  if (auto error = BinaryTypeError(op, KindOf(left), KindOf(right))) evaluator.Fail(*error);
+  // Values have one kind each: BinaryTypeError's search over kinds is only for the message.
+  const Kinds left_kind = KindOf(left), right_kind = KindOf(right);
+  if (!Valid(op, left_kind, right_kind)) evaluator.Fail(*BinaryTypeError(op, left_kind, right_kind));
   switch (op) {
     case Op::kLt: return Compare(left, right) < 0;
     case Op::kLe: return Compare(left, right) <= 0;

@@ -1,6 +1,7 @@
 // Kinds, numbers, UTF-8 and sizes of JSON values.
 #include "expr/values.h"
 
+#include <charconv>
 #include <limits>
 
 namespace flowrun::expr {
@@ -99,6 +100,28 @@ size_t ApproxBytes(const nlohmann::json& value) {
 
 std::string DumpJson(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void AppendText(const nlohmann::json& value, std::string* out) {
+  char digits[24];  // an int64 or a uint64 in decimal
+  switch (value.type()) {
+    case nlohmann::json::value_t::string:
+      out->append(value.get_ref<const std::string&>());
+      return;
+    case nlohmann::json::value_t::null:
+      return;
+    case nlohmann::json::value_t::boolean:
+      out->append(value.get<bool>() ? "true" : "false");
+      return;
+    case nlohmann::json::value_t::number_integer:
+      out->append(digits, std::to_chars(digits, digits + sizeof digits, value.get<int64_t>()).ptr);
+      return;
+    case nlohmann::json::value_t::number_unsigned:
+      out->append(digits, std::to_chars(digits, digits + sizeof digits, value.get<uint64_t>()).ptr);
+      return;
+    default:  // floats (json's own shortest form), lists and objects
+      out->append(DumpJson(value));
+  }
 }
 
 }  // namespace flowrun::expr

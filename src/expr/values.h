@@ -45,4 +45,8 @@ size_t ApproxBytes(const nlohmann::json& value);
 // Compact JSON; invalid UTF-8 in strings is replaced, never an exception.
 std::string DumpJson(const nlohmann::json& value, int indent = -1);
 
+// Appends ToText(value) (expression.h) to *out: integers and booleans
+// written directly, as json::dump writes them, other non-strings dumped.
+void AppendText(const nlohmann::json& value, std::string* out);
+
 }  // namespace flowrun::expr

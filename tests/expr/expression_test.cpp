@@ -1,4 +1,6 @@
 // The expression language: literals, paths, operators and their precedence, types.
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "expr_test_support.h"
@@ -218,6 +220,17 @@ TEST(Expression, ToText) {
   EXPECT_EQ(ToText(true), "true");
   EXPECT_EQ(ToText(nlohmann::json::parse(R"({"b":[1,"x"]})")), R"({"b":[1,"x"]})");
   EXPECT_EQ(ToText(nlohmann::json::array({std::string("\xff")})), "[\"\xEF\xBF\xBD\"]");
+}
+
+// Integers and booleans are written without json::dump, as it writes them.
+TEST(Expression, ToTextWritesNumbersAsJsonDoes) {
+  for (const nlohmann::json& value :
+       {nlohmann::json(0), nlohmann::json(-7), nlohmann::json(std::numeric_limits<int64_t>::min()),
+        nlohmann::json(std::numeric_limits<int64_t>::max()), nlohmann::json(std::numeric_limits<uint64_t>::max()),
+        nlohmann::json(false), nlohmann::json(-0.0), nlohmann::json(1e300), nlohmann::json(0.1)}) {
+    EXPECT_EQ(ToText(value), value.dump());
+  }
+  EXPECT_EQ(Eval("'n=' ~ -42 ~ none ~ 'x' ~ [1, true] ~ false ~ 2.5"), "\"n=-42x[1,true]false2.5\"");
 }
 
 TEST(Expression, SharedAcrossThreadsAndCopies) {

@@ -51,6 +51,41 @@ TEST(Filters, SplitAndJoin) {
   EXPECT_EQ(Eval("'abc' | join"), "error: join() needs a list, got a string");
 }
 
+// `x | split | length` counts the parts without building the list: the same
+// numbers, errors and limits as counting the list split() makes.
+TEST(Filters, LengthOfSplitIsTheLengthOfTheList) {
+  for (const std::string split :
+       {"'  a  b\\tc ' | split", "' \\n\\u000b\\u000c\\r ' | split", "'a\\u000bb\\u000cc' | split", "'' | split",
+        "'one' | split", "'a,,b' | split(',')", "'' | split(',')", "',' | split(',')", "words | split('l')",
+        "split('x--y--', '--')", "input.message | split(null)"}) {
+    const nlohmann::json list = nlohmann::json::parse(Eval(split));
+    ASSERT_TRUE(list.is_array()) << split;
+    EXPECT_EQ(Eval(split + " | length"), std::to_string(list.size())) << split;
+    EXPECT_EQ(Eval("length(" + split + ")"), std::to_string(list.size())) << split;
+  }
+  for (const std::string wrong :
+       {"input.n | split", "'a' | split('')", "'a' | split(1)", "split()", "input.nope | split"}) {
+    EXPECT_EQ(Eval(wrong + " | length"), Eval(wrong)) << wrong;
+  }
+  EXPECT_EQ(Eval("input.n | split | length"), "error: split() needs a string, got a number");
+  EXPECT_EQ(Eval("'a' | split('') | length"), "error: split(): 'separator' must not be empty");
+  EXPECT_EQ(Eval("'a' | split(1) | length"), "error: split(): 'separator' must be null or a string, got a number");
+  EXPECT_EQ(Eval("input.nope | split | length"), "error: 'input.nope' is not set");
+  EvalLimits limits;
+  limits.max_output_bytes = 100;
+  const std::string too_big = "error: expression output is larger than 100 bytes (max_output_bytes)";
+  EXPECT_EQ(Eval("('a ' * 5) | split", testing::State(), limits), R"(["a","a","a","a","a"])");  // 8 + 5 * 17 bytes
+  EXPECT_EQ(Eval("('a ' * 5) | split | length", testing::State(), limits), "5");
+  EXPECT_EQ(Eval("('a ' * 6) | split", testing::State(), limits), too_big);  // 8 + 6 * 17 bytes
+  EXPECT_EQ(Eval("('a ' * 6) | split | length", testing::State(), limits), too_big);
+  limits = {};
+  limits.max_depth = 3;  // length, split, the value: as deep as evaluating the list
+  EXPECT_EQ(Eval("'a b' | split | length", testing::State(), limits), "2");
+  limits.max_depth = 2;
+  EXPECT_EQ(Eval("'a b' | split | length", testing::State(), limits),
+            "error: expression is nested deeper than 2 levels (max_depth)");
+}
+
 TEST(Filters, Replace) {
   EXPECT_EQ(Eval("'a-b-c' | replace('-', ' + ')"), "\"a + b + c\"");
   EXPECT_EQ(Eval("replace('aaa', 'aa', 'b')"), "\"ba\"");
