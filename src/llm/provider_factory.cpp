@@ -66,12 +66,31 @@ std::string BaseUrlFor(const HttpProvider& provider, const nlohmann::json& param
   return provider.base_url;
 }
 
+// Under auto, when openai is not configured: a native provider the step's
+// `models` names, when the environment configures it ("" when none).
+std::string NativeByEnvironment(const nlohmann::json& params, const EnvLookup& getenv) {
+  auto models = params.find("models");
+  if (models == params.end() || !models->is_object()) return "";
+  if (models->contains("anthropic") && !EnvOr(getenv, "ANTHROPIC_API_KEY").empty()) return "anthropic";
+  if (models->contains("ollama") &&
+      (!EnvOr(getenv, "OLLAMA_HOST").empty() || !EnvOr(getenv, "OLLAMA_BASE_URL").empty())) {
+    return "ollama";
+  }
+  return "";
+}
+
 }  // namespace
 
-// provider: auto picks openai when a key or base URL is configured, else mock.
+// provider: auto picks openai when a key or base URL is configured, then a
+// native provider the step's `models` names and the environment
+// configures, else mock.
 ProviderSettings ChooseProvider(const nlohmann::json& params, const EnvLookup& getenv, std::string* why) {
   why->clear();
   std::string provider = params.at("provider");
+  if (provider == "auto" && !params.contains("api_key_env") && !params.contains("base_url") &&
+      EnvOr(getenv, "OPENAI_API_KEY").empty() && EnvOr(getenv, "OPENAI_BASE_URL").empty()) {
+    if (std::string native = NativeByEnvironment(params, getenv); !native.empty()) provider = native;
+  }
   // auto (and mock) look for openai's key.
   const HttpProvider* http = FindHttpProvider(provider);
   if (http == nullptr) http = &kHttpProviders[0];

@@ -22,9 +22,12 @@ namespace flowrun {
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 
 // `params` are llm-stream's provider parameters, already type-checked and
-// with their defaults filled in: provider (auto|openai|mock), base_url
-// (optional), api_key_env, max_attempts, retry_initial_ms, retry_max_ms,
-// first_token_timeout_ms, idle_timeout_ms, connect_timeout_ms, mock_delay_ms.
+// with their defaults filled in: provider (auto|openai|anthropic|ollama|
+// mock), base_url and models (optional), api_key_env, max_attempts,
+// retry_initial_ms, retry_max_ms, first_token_timeout_ms, idle_timeout_ms,
+// connect_timeout_ms, mock_delay_ms. Under auto, openai when it is
+// configured, then anthropic / ollama when `models` names them and their
+// environment is set (ANTHROPIC_API_KEY; OLLAMA_HOST or OLLAMA_BASE_URL).
 // `*why` gets a note for the start-up log: empty, "; set OPENAI_API_KEY or
 // OPENAI_BASE_URL for a real model" (auto chose mock) or " (no
 // OPENAI_API_KEY set: sending no Authorization header)". The key is read

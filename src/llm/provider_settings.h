@@ -12,7 +12,7 @@
 namespace flowrun {
 
 struct ProviderSettings {
-  std::string provider;  // "openai" or "mock"
+  std::string provider;  // "openai", "anthropic", "ollama" or "mock"
   OpenAiConfig openai;
   MockConfig mock;
 };

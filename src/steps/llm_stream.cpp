@@ -70,6 +70,19 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
     *error = checked;
     return nullptr;
   }
+  if (params.contains("models")) {
+    for (const auto& [provider, model] : params.at("models").items()) {
+      if (provider != "openai" && provider != "anthropic" && provider != "ollama") {
+        *error = Status::InvalidArgument("'models' names providers (openai, anthropic, ollama), got '" + provider + "'");
+        return nullptr;
+      }
+      if (!model.is_string() || model.get<std::string>().empty()) {
+        *error = Status::InvalidArgument("'models' gives each provider a model name, got " + model.dump() + " for " +
+                                         provider);
+        return nullptr;
+      }
+    }
+  }
   LlmStreamSpec spec;
   ChatRequest& request = spec.request;
   request.model = params.at("model");
@@ -109,6 +122,12 @@ std::unique_ptr<Step> MakeLlmStreamStep(const StepConfig& config, const StepEnvi
     *error = Status::Internal("cannot create the '" + settings.provider + "' provider");
     return nullptr;
   }
+  // `models` names the model per provider; `model` is for the others.
+  if (auto models = params.find("models"); models != params.end()) {
+    if (auto named = models->find(settings.provider); named != models->end() && named->is_string()) {
+      request.model = named->get<std::string>();
+    }
+  }
   spec.description = spec.client->Describe();
   if (settings.provider != "mock") spec.description += ", model " + request.model;
   // A script is for the mock only: with a real model the flow runs as written.
@@ -131,6 +150,9 @@ StepType LlmStreamStepType() {
   type.description = "Streams a chat completion for the system prompt plus history; stores the text in `output`.";
   type.params = {
       {"model", ParamType::kString, false, "gpt-4o-mini", "model name sent to the provider", {}},
+      {"models", ParamType::kValues, false, nullptr,
+       "provider: model, e.g. {anthropic: claude-sonnet-4-5, ollama: llama3.2}; under auto a named native provider "
+       "runs when its environment is set (ANTHROPIC_API_KEY; OLLAMA_HOST or OLLAMA_BASE_URL)", {}},
       {"system", ParamType::kTemplate, false, nullptr, "system prompt, a template over the state", {}},
       {"temperature", ParamType::kNumber, false, nullptr, "sampling temperature", {}},
       {"top_p", ParamType::kNumber, false, nullptr, "nucleus sampling: the probability mass to sample from", {}},
