@@ -145,6 +145,22 @@ TEST(ExampleModelFlows, ExtractorRetriesUntilTheRecordFollowsTheSchema) {
   }
 }
 
+TEST(ExampleModelFlows, ExtractorServedAnswersFromTheValidatedRecord) {
+  testing::ServeProcess server({kFlows + "extractor.yaml"}, kOffline);
+  ASSERT_GT(server.port(), 0) << "flowrun serve did not start";
+  auto response = testing::RawRequest(server.port(), "POST", "/extract?events=all", R"({"message":"Ada: I love it"})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  std::string text;
+  json done;
+  for (const auto& event : testing::ParseSse(response.body)) {
+    if (event.at("event") == "chunk") text += json::parse(event.at("data"))["text"].get<std::string>();
+    if (event.at("event") == "done") done = json::parse(event.at("data"));
+  }
+  EXPECT_EQ(text, "Sorry, Ada Lovelace: we will answer your complaint at ada@example.com today.");
+  EXPECT_EQ(done["ok"], true);
+  EXPECT_GT(done["usage"]["prompt_tokens"].get<int>(), 0) << "three model calls: two answers, then the reply";
+}
+
 TEST(ExampleModelFlows, NativeChatRunsOnTheMockOffline) {
   const auto result = RunProcess({kBinary, "run", kFlows + "chat-native.yaml", "--input", "message=hi"}, kOffline);
   ASSERT_EQ(result.exit_code, 0) << result.err;
