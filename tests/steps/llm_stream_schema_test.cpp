@@ -8,6 +8,7 @@
 
 #include <mutex>
 
+#include "fakes/recording_mock_client.h"
 #include "flow/flow_test_support.h"
 #include "llm/mock_client.h"
 
@@ -16,32 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-// The mock provider, recording each request it answers.
-class RecordingMock : public LlmClient {
- public:
-  Status Stream(const ChatRequest& request, const DeltaCallback& on_delta, const Cancellation& cancel) override {
-    Record(request);
-    return mock_->Stream(request, on_delta, cancel);
-  }
-  Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) override {
-    Record(request);
-    return mock_->StreamAsync(request, std::move(on_delta), context);
-  }
-  std::string Describe() const override { return mock_->Describe(); }
-  std::vector<ChatRequest> requests() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void Record(const ChatRequest& request) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    requests_.push_back(request);
-  }
-  std::unique_ptr<LlmClient> mock_ = MakeMockClient({});
-  mutable std::mutex mutex_;
-  std::vector<ChatRequest> requests_;
-};
+using testing::RecordingMock;
 
 const char* kClassifier = R"yaml(version: 1
 name: triage

@@ -12,6 +12,7 @@
 
 #include "fakes/fake_json_api.h"
 #include "flow/flow_library.h"
+#include "fakes/recording_mock_client.h"
 #include "flow/flow_test_support.h"
 #include "llm/mock_client.h"
 
@@ -21,32 +22,7 @@ namespace {
 using nlohmann::json;
 using testing::FakeJsonApi;
 
-// The mock provider, recording each request it answers.
-class RecordingMock : public LlmClient {
- public:
-  Status Stream(const ChatRequest& request, const DeltaCallback& on_delta, const Cancellation& cancel) override {
-    Record(request);
-    return mock_->Stream(request, on_delta, cancel);
-  }
-  Task<Status> StreamAsync(const ChatRequest& request, DeltaCallback on_delta, StreamContext context) override {
-    Record(request);
-    return mock_->StreamAsync(request, std::move(on_delta), context);
-  }
-  std::string Describe() const override { return mock_->Describe(); }
-  std::vector<ChatRequest> requests() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void Record(const ChatRequest& request) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    requests_.push_back(request);
-  }
-  std::unique_ptr<LlmClient> mock_ = MakeMockClient({});
-  mutable std::mutex mutex_;
-  std::vector<ChatRequest> requests_;
-};
+using testing::RecordingMock;
 
 // An agent with two http tools against `port`; `script` is its mock_replies.
 std::string Agent(int port, const std::string& script) {
