@@ -257,6 +257,42 @@ json MessageJson(const ChatMessage& message) {
   return out;
 }
 
+// OpenAI's strict structured outputs take only schemas whose every object
+// forbids other keys and requires each of its properties; any other schema
+// goes without `strict` (flowrun validates the answer itself either way),
+// rather than being refused with a 400.
+bool StrictCompatible(const json& schema, int depth = 0) {
+  if (depth > 64) return false;
+  if (schema.is_array()) {
+    for (const auto& item : schema) {
+      if (!StrictCompatible(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (!schema.is_object()) return true;
+  const bool object = schema.contains("properties") || schema.value("type", json()) == "object";
+  if (object) {
+    if (schema.value("additionalProperties", json()) != false) return false;
+    const json required = schema.value("required", json::array());
+    const json properties = schema.value("properties", json::object());
+    if (!required.is_array() || !properties.is_object()) return false;
+    for (const auto& property : properties.items()) {
+      if (std::find(required.begin(), required.end(), property.key()) == required.end()) return false;
+    }
+  }
+  for (const char* key : {"items", "anyOf", "allOf", "oneOf"}) {
+    if (auto found = schema.find(key); found != schema.end() && !StrictCompatible(*found, depth + 1)) return false;
+  }
+  for (const char* key : {"properties", "$defs", "definitions"}) {
+    auto found = schema.find(key);
+    if (found == schema.end() || !found->is_object()) continue;
+    for (const auto& [name, value] : found->items()) {
+      if (!StrictCompatible(value, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string BuildChatRequestBody(const ChatRequest& request) {
@@ -283,7 +319,10 @@ std::string BuildChatRequestBody(const ChatRequest& request) {
   if (request.output_schema) {
     body["response_format"] = {
         {"type", "json_schema"},
-        {"json_schema", {{"name", request.output_schema_name}, {"schema", *request.output_schema}, {"strict", true}}}};
+        {"json_schema",
+         {{"name", request.output_schema_name},
+          {"schema", *request.output_schema},
+          {"strict", StrictCompatible(*request.output_schema)}}}};
   }
   // Replace invalid UTF-8 rather than throw: user text is not ours to reject here.
   return DumpJson(body);

@@ -146,7 +146,25 @@ TEST(OpenAiToolsTest, TheBodyCarriesToolsToolMessagesTopPAndTheSchema) {
   EXPECT_EQ(body["tools"], json::parse(R"([{"type":"function","function":{"name":"get_weather",
       "description":"Current weather","parameters":{"type":"object"}}}])"));
   EXPECT_EQ(body["response_format"], json::parse(R"({"type":"json_schema","json_schema":{"name":"reply",
-      "schema":{"type":"object","required":["answer"]},"strict":true}})"));
+      "schema":{"type":"object","required":["answer"]},"strict":false}})"))
+      << "an object that does not forbid other keys cannot be strict";
+}
+
+TEST(OpenAiToolsTest, StrictOnlyForSchemasOpenAiAcceptsAsStrict) {
+  auto strict = [](const char* schema) {
+    ChatRequest request;
+    request.model = "m";
+    request.output_schema = json::parse(schema);
+    return json::parse(BuildChatRequestBody(request))["response_format"]["json_schema"]["strict"].get<bool>();
+  };
+  EXPECT_TRUE(strict(R"({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"object",
+      "properties":{"c":{"type":"number"}},"required":["c"],"additionalProperties":false}}},"required":["a","b"],
+      "additionalProperties":false})"));
+  EXPECT_FALSE(strict(R"({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"required":["a"],
+      "additionalProperties":false})")) << "b is optional";
+  EXPECT_FALSE(strict(R"({"type":"object","properties":{"a":{"type":"object","properties":{"c":{"type":"number"}},
+      "required":["c"]}},"required":["a"],"additionalProperties":false})")) << "the nested object allows other keys";
+  EXPECT_TRUE(strict(R"({"enum":["x","y"]})"));
 }
 
 TEST(OpenAiToolsTest, APlainBodyHasNoToolKeys) {
