@@ -7,6 +7,7 @@
 // cancelled step aborts the tool's request in flight; load-time errors.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -115,9 +116,10 @@ TEST(LlmStreamTools, TheModelCallsHttpToolsAndAnswersWithTheirResults) {
 }
 
 TEST(LlmStreamTools, SeveralCallsOfOneAnswerRunAtOnce) {
-  FakeJsonApi* shared = nullptr;
+  // Set after the fake starts, read on its threads: atomic, as sockets are no synchronisation to TSan.
+  std::atomic<FakeJsonApi*> shared{nullptr};
   FakeJsonApi api([&shared](const testing::RecordedRequest& request) {
-    shared->WaitForInFlight(2, std::chrono::seconds(5));  // both must be in flight, or this one waits 5 s
+    shared.load()->WaitForInFlight(2, std::chrono::seconds(5));  // both must be in flight, or this one waits 5 s
     return Orders(request);
   });
   shared = &api;
