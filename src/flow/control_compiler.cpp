@@ -205,8 +205,9 @@ bool StepCompiler::CompileValues(const ConfigNode& values, const BlockScope& sco
       ok = false;
       continue;
     }
-    ValueTemplate::CompileString compile = [this, &scope, &key](const ConfigNode& node) {
-      return CompileTemplate(key, node, scope);
+    const std::string& name = key;  // clang 14 cannot capture a structured binding
+    ValueTemplate::CompileString compile = [this, &scope, &name](const ConfigNode& node) {
+      return CompileTemplate(name, node, scope);
     };
     auto compiled = ValueTemplate::Compile(value, compile);
     if (!compiled) {
