@@ -63,7 +63,8 @@ std::string FormatDiagnosticAtLine(const Diagnostic& diagnostic, std::string_vie
   }
   out += (diagnostic.warning ? ": warning: " : ": error: ") + diagnostic.message + "\n";
   if (line.empty() || diagnostic.where.column < 1) return out;
-  size_t column = static_cast<size_t>(diagnostic.where.column - 1);
+  // A column past the line's end (a position from a scalar that spans lines) marks its end.
+  size_t column = std::min(static_cast<size_t>(diagnostic.where.column - 1), line.size());
   std::string prefix = "    ";
   if (line.size() > kMaxExcerptBytes) {
     // A window around the column, marked with "..." where it was cut.

@@ -42,5 +42,15 @@ TEST(Diagnostics, ManyErrorsAreCountedAfterTheFirstHundred) {
   EXPECT_TRUE(text.ends_with("f.yaml: 150 more errors not shown\n")) << text.substr(text.size() - 100);
 }
 
+// Found by the flow_loader fuzzer: a column past the end of a long line
+// (a position inside a scalar that spans lines) put the window past the
+// line's end, and substr threw.
+TEST(Diagnostics, AColumnPastTheEndOfALongLineMarksItsEnd) {
+  const std::string line(200, 'x');
+  const std::string text = FormatDiagnosticAtLine({"f.yaml", {1, 400, 1}, "bad", false}, line);
+  EXPECT_TRUE(text.starts_with("f.yaml:1:400: error: bad\n    ...")) << text;
+  EXPECT_TRUE(text.ends_with("^\n")) << text;
+}
+
 }  // namespace
 }  // namespace flowrun
