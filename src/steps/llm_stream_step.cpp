@@ -113,7 +113,7 @@ class LlmStreamStep : public Step {
         for (size_t i = 0; i < outcomes.size(); ++i) {
           const ToolCall& call = answer.stats.tool_calls[i];
           request.messages.push_back({"tool", outcomes[i].content, {}, call.id});
-          nlohmann::json record = {{"id", call.id}, {"name", call.name}, {"arguments", ArgumentsValue(call.arguments)},
+          nlohmann::json record = {{"id", call.id}, {"name", call.name}, {"arguments", outcomes[i].arguments},
                                    {"ok", outcomes[i].ok}, {"duration_ms", outcomes[i].duration_ms}};
           if (!outcomes[i].ok) record["error"] = outcomes[i].error;
           tools_log.push_back(std::move(record));

@@ -39,8 +39,8 @@ std::string ToolNames(const std::vector<ModelTool>& tools) {
 
 // The model's arguments, parsed and checked against the tool's parameters;
 // an error message otherwise.
-bool CheckArguments(const ModelTool& tool, const std::string& text, nlohmann::json* args, std::string* error) {
-  *args = ParseArguments(text);
+bool CheckArguments(const ModelTool& tool, const std::string& text, const nlohmann::json& parsed, std::string* error) {
+  const nlohmann::json* args = &parsed;
   if (args->is_discarded()) {
     *error = "the arguments are not valid JSON (or nest deeper than 64 levels): " + Abbreviate(text, 200);
     return false;
@@ -54,14 +54,15 @@ bool CheckArguments(const ModelTool& tool, const std::string& text, nlohmann::js
   return false;
 }
 
-Task<ToolOutcome> RunOne(const std::vector<ModelTool>& tools, const ToolCall& call, StepContext& context) {
+Task<ToolOutcome> RunOne(const std::vector<ModelTool>& tools, const ToolCall& call, nlohmann::json args,
+                         StepContext& context) {
   const auto started = std::chrono::steady_clock::now();
   ToolOutcome outcome;
-  nlohmann::json args;
+  outcome.arguments = args.is_discarded() ? nlohmann::json(call.arguments) : args;
   const ModelTool* tool = FindTool(tools, call.name);
   if (tool == nullptr) {
     outcome.error = "there is no tool named '" + call.name + "'; the tools are: " + ToolNames(tools);
-  } else if (CheckArguments(*tool, call.arguments, &args, &outcome.error)) {
+  } else if (CheckArguments(*tool, call.arguments, args, &outcome.error)) {
     if (tool->http != nullptr) {
       // The request's templates read the run's state and the arguments as `args`.
       nlohmann::json state = context.state;
@@ -111,11 +112,6 @@ Task<ToolOutcome> RunOne(const std::vector<ModelTool>& tools, const ToolCall& ca
 
 }  // namespace
 
-nlohmann::json ArgumentsValue(const std::string& arguments) {
-  nlohmann::json value = ParseArguments(arguments);
-  return value.is_discarded() ? nlohmann::json(arguments) : value;
-}
-
 std::shared_ptr<const std::vector<ModelTool>> BuildModelTools(const std::vector<ToolConfig>& configs,
                                                                const StepEnvironment& environment, Status* error) {
   auto tools = std::make_shared<std::vector<ModelTool>>();
@@ -142,14 +138,17 @@ std::vector<ToolSpec> ToolSpecs(const std::vector<ModelTool>& tools) {
 
 Task<std::vector<ToolOutcome>> RunToolCalls(const std::vector<ModelTool>& tools, const std::vector<ToolCall>& calls,
                                             StepContext& context) {
+  // Each call's arguments are parsed once: for its tool_call event, its check and its record.
+  std::vector<nlohmann::json> parsed;
+  for (const ToolCall& call : calls) parsed.push_back(ParseArguments(call.arguments));
   if (context.note) {
-    for (const ToolCall& call : calls) {
-      context.note(StepNote::kToolCall,
-                   {{"id", call.id}, {"name", call.name}, {"arguments", ArgumentsValue(call.arguments)}});
+    for (size_t i = 0; i < calls.size(); ++i) {
+      const nlohmann::json shown = parsed[i].is_discarded() ? nlohmann::json(calls[i].arguments) : parsed[i];
+      context.note(StepNote::kToolCall, {{"id", calls[i].id}, {"name", calls[i].name}, {"arguments", shown}});
     }
   }
-  WhenAll<ToolOutcome>::Factory make = [&tools, &calls, &context](size_t index) {
-    return RunOne(tools, calls[index], context);
+  WhenAll<ToolOutcome>::Factory make = [&tools, &calls, &parsed, &context](size_t index) {
+    return RunOne(tools, calls[index], std::move(parsed[index]), context);
   };
   WhenAll<ToolOutcome> all(calls.size(), 0, std::move(make));
   std::vector<ToolOutcome> outcomes = co_await all;

@@ -31,7 +31,8 @@ struct ModelTool {
 struct ToolOutcome {
   std::string content;
   bool ok = false;
-  nlohmann::json result;  // ok: the result value
+  nlohmann::json arguments;  // as parsed (the text when it is not JSON), for step:after
+  nlohmann::json result;     // ok: the result value
   std::string error;      // !ok: why
   double duration_ms = 0;
 };
@@ -47,9 +48,5 @@ std::vector<ToolSpec> ToolSpecs(const std::vector<ModelTool>& tools);
 // returns their outcomes in the calls' order.
 Task<std::vector<ToolOutcome>> RunToolCalls(const std::vector<ModelTool>& tools, const std::vector<ToolCall>& calls,
                                             StepContext& context);
-
-// The arguments as step:after lists them: the parsed JSON, or the text when
-// it is not JSON.
-nlohmann::json ArgumentsValue(const std::string& arguments);
 
 }  // namespace flowrun
