@@ -14,6 +14,8 @@ namespace {
 
 // One epoll_wait returns at most this many ready descriptors.
 constexpr int kBatch = 512;
+// Busy() is the share of the last window of at least this much wall time.
+constexpr std::chrono::milliseconds kBusyWindow{50};
 
 thread_local EventLoop* t_current_loop = nullptr;
 
@@ -242,13 +244,29 @@ void EventLoop::RunAfterBatch() {
   }
 }
 
+// Adds one iteration (waited from `waited_from`, worked from `woke`) to the
+// window behind Busy(); returns now.
+EventLoop::Clock::time_point EventLoop::NoteIteration(Clock::time_point waited_from, Clock::time_point woke) {
+  const Clock::time_point now = Clock::now();
+  window_busy_ += now - woke;
+  window_total_ += now - waited_from;
+  if (window_total_ >= kBusyWindow) {
+    busy_ = std::chrono::duration<double>(window_busy_) / std::chrono::duration<double>(window_total_);
+    window_busy_ = Clock::duration::zero();
+    window_total_ = Clock::duration::zero();
+  }
+  return now;
+}
+
 void EventLoop::Run() {
   EventLoop* const outer = t_current_loop;
   t_current_loop = this;
   std::vector<epoll_event> events(kBatch);
+  Clock::time_point waited_from = Clock::now();
   while (!stopping_) {
     const int ready = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), WaitMs());
     if (ready < 0 && errno != EINTR) break;
+    const Clock::time_point woke = Clock::now();
     for (int i = 0; i < ready; ++i) Dispatch(events[i].data.ptr, events[i].events);
     if (priority_watches_ > 0) {
       const int first = epoll_wait(priority_epoll_, events.data(), static_cast<int>(events.size()), 0);
@@ -258,6 +276,7 @@ void EventLoop::Run() {
     RunDueTimers();
     RunAfterBatch();
     unwatched_.clear();
+    waited_from = NoteIteration(waited_from, woke);
   }
   RunPosted();
   unwatched_.clear();

@@ -86,6 +86,13 @@ class EventLoop {
   Attachment* FindAttachment(const void* key) const;
   void Attach(const void* key, std::unique_ptr<Attachment> attachment);
 
+  // Loop thread only. The share of wall time the loop spent running
+  // callbacks rather than waiting in epoll_wait, over its last window of
+  // about kBusyWindow: 0 idle .. 1 never waiting. Time the thread waited for
+  // a CPU while working counts as busy: either way it is behind. Consumers
+  // use it to trade latency for fewer system calls only under load.
+  double Busy() const { return busy_; }
+
   bool OnLoopThread() const;
   // The loop whose Run() is running on the calling thread, or null.
   static EventLoop* Current();
@@ -110,12 +117,16 @@ class EventLoop {
   void RunPosted();
   void RunAfterBatch();
   int SetOf(const WatchEntry& entry) const { return entry.priority ? priority_epoll_ : epoll_; }
+  Clock::time_point NoteIteration(Clock::time_point waited_from, Clock::time_point woke);
 
   int epoll_ = -1;
   int wake_ = -1;
   int priority_epoll_ = -1;  // created on first SetPriority; itself watched in epoll_
   size_t priority_watches_ = 0;
   bool stopping_ = false;  // loop thread
+  double busy_ = 0;        // loop thread: Busy()
+  Clock::duration window_busy_{0};
+  Clock::duration window_total_{0};
   std::mutex posted_mutex_;
   std::vector<Callback> posted_;  // guarded by posted_mutex_
   bool stop_requested_ = false;   // guarded by posted_mutex_
