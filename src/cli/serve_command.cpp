@@ -123,7 +123,7 @@ std::optional<int> ParseServeArgs(const std::vector<std::string>& args, ServeSet
       ->capture_default_str()->check(CLI::PositiveNumber);
   unsigned io_threads = 0;
   app.add_option("--io-threads", io_threads,
-                 "run loops that carry every stream's tokens between upstream and client (default 0: one per core)")
+                 "run loops that carry every stream's tokens between upstream and client (default 0: one per two cores)")
       ->capture_default_str()->check(CLI::Range(0, 16));
   bool no_watch = false;
   app.add_flag("--no-watch", no_watch, "do not reload flow files when they change (SIGHUP still reloads)");

@@ -43,7 +43,11 @@ Status LoopThreads::Start() {
   std::lock_guard<std::mutex> lock(s.start_mutex);
   if (s.started.load(std::memory_order_relaxed)) return Status::Ok();
   unsigned count = s.requested.load();
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  // One loop per two cores: half of a loop's work is the kernel's TCP path
+  // and its clients' and upstreams' share of the machine; a loop that
+  // lags batches several tokens per recv and send. Measured on 2 cores
+  // (bench/README.md, "Session 9"): one loop carries more streams than two.
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency() / 2);
   count = std::min(count, 16u);
   std::vector<std::unique_ptr<EventLoop>> loops;
   for (unsigned i = 0; i < count; ++i) {

@@ -18,7 +18,7 @@ class LoopThreads {
   // The process-wide set.
   static LoopThreads& Shared();
 
-  // How many loops Start() creates (0: one per core). Only before Start().
+  // How many loops Start() creates (0: one per two cores, at least one). Only before Start().
   void SetCount(unsigned count);
   // Starts every loop now (all or none; idempotent). The error names the
   // loop and the cause, e.g. "cannot start run loop 2 of 2: eventfd: Too

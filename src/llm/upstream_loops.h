@@ -9,7 +9,7 @@
 
 namespace flowrun {
 
-// How many loop threads to start (0: one per core, at least one; at most
+// How many loop threads to start (0: one per two cores, at least one; at most
 // 16). Takes effect only before the loops start; `flowrun serve --io-threads`.
 void SetUpstreamLoopCount(unsigned count);
 
