@@ -19,6 +19,8 @@
 #   BENCH_SCENARIOS ["a c e b f g h v"]  which scenarios run (e.g. "f" for scenario f alone)
 #   BENCH_KEEP_LOGS [0]    1: keep flowrun/mock logs in bench/results/logs-<stamp>/
 #   BENCH_PROFILE [0]      1: also record `perf` (cpu-clock) on flowrun during scenario c
+#   BENCH_FLOWRUN [BUILD_DIR/flowrun]  the flowrun binary to measure (e.g. an older build, side by side)
+#   BENCH_FLOWS [bench/flows]          the directory it serves (an older binary may refuse newer flows)
 # Scenario e (slow clients: /healthz latency while 2000 connections drip header
 # bytes) runs on the default server after c; it has no direct side.
 # Scenarios f and g each get a flowrun with default serve flags (no --threads,
@@ -36,7 +38,8 @@ ROOT=$(dirname "$BENCH_DIR")
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 TOOLS=$BUILD/bench
-FLOWRUN=$BUILD/flowrun
+FLOWRUN=${BENCH_FLOWRUN:-$BUILD/flowrun}
+FLOWS_DIR=${BENCH_FLOWS:-$BENCH_DIR/flows}
 RESULTS=$BENCH_DIR/results
 B_DURATION=${BENCH_B_DURATION:-15}
 C_DURATION=${BENCH_C_DURATION:-10}
@@ -173,7 +176,7 @@ start_flowrun() {
   FLOWRUN_ERROR=""
   rm -f "$WORK/flowrun-$name.out"
   OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY='' \
-    "$FLOWRUN" serve "$BENCH_DIR/flows" --host 127.0.0.1 --port 0 --heartbeat 86400 --drain-timeout 1 "$@" \
+    "$FLOWRUN" serve "$FLOWS_DIR" --host 127.0.0.1 --port 0 --heartbeat 86400 --drain-timeout 1 "$@" \
     >"$WORK/flowrun-$name.out" 2>"$WORK/flowrun-$name.log" &
   local pid=$!
   PIDS+=("$pid")
